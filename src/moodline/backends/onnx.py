@@ -1,0 +1,41 @@
+"""ONNX Runtime backend: the default for serving (no torch needed)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from ..errors import ModelLoadError
+
+__all__ = ["OnnxBackend"]
+
+
+class OnnxBackend:
+    name = "onnxruntime"
+
+    def __init__(self, model_path: str | Path, threads: int | None = None) -> None:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or os.cpu_count() or 1
+        # One request batch at a time per session: inter-op parallelism only adds contention.
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        try:
+            self.session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own untyped errors for bad files
+            raise ModelLoadError(f"{model_path}: not a loadable ONNX model ({exc})") from exc
+        self.threads = options.intra_op_num_threads
+        self._inputs = {i.name for i in self.session.get_inputs()}
+        missing = {"input_ids", "attention_mask"} - self._inputs
+        if missing:
+            raise ModelLoadError(f"{model_path}: ONNX model lacks inputs {sorted(missing)}")
+
+    def logits(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        feed = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if "token_type_ids" in self._inputs:
+            feed["token_type_ids"] = np.zeros_like(input_ids)
+        (out,) = self.session.run(["logits"], feed)
+        return np.asarray(out, dtype=np.float32)

@@ -1,0 +1,298 @@
+"""The ``moodline`` command line.
+
+Every command takes ``-h/--help``. Errors a user can cause (bad text, missing file, wrong column,
+unknown model) print one ``Error: ...`` line on stderr and exit 1; usage mistakes exit 2 (click's
+convention). Set ``MOODLINE_DEBUG=1`` to see tracebacks of unexpected failures.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import __version__
+from .errors import InvalidInputError, MoodlineError
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+MAX_CLI_TEXT_CHARS = 1_000_000
+
+model_argument = click.argument("model", required=False, metavar="[MODEL]")
+model_help = "Model directory, hub id, or omitted for the bundled model."
+
+
+class MoodlineGroup(click.Group):
+    """Turns moodline's own errors into one clean line and a non-zero exit."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MoodlineError as exc:
+            click.echo(f"Error: {exc.message}", err=True)
+            ctx.exit(1)
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            ctx.exit(130)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
+            if os.environ.get("MOODLINE_DEBUG"):
+                raise
+            click.echo(f"Error: unexpected {type(exc).__name__}: {exc} (set MOODLINE_DEBUG=1 for details)", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=MoodlineGroup, context_settings=CONTEXT)
+@click.version_option(__version__, "-V", "--version", prog_name="moodline")
+def main() -> None:
+    """moodline: fast, offline-capable sentiment analysis."""
+
+
+def _engine_options(func: Any) -> Any:
+    func = click.option("--backend", type=click.Choice(["auto", "onnx", "transformers"]), default="auto",
+                        show_default=True, help="Inference backend.")(func)
+    func = click.option("--threads", type=click.IntRange(min=1), default=None,
+                        help="Inference threads (default: all cores).")(func)
+    return func
+
+
+def _load_engine(model: str | None, backend: str, threads: int | None, **options: Any) -> Any:
+    from .engine import Engine
+
+    return Engine.load(model, backend=backend, threads=threads, **options)  # type: ignore[arg-type]
+
+
+def _stdin_texts() -> list[str]:
+    texts = []
+    for number, raw in enumerate(sys.stdin.buffer, start=1):
+        try:
+            line = raw.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError as exc:
+            raise InvalidInputError(f"stdin line {number} is not valid UTF-8 (byte {exc.start})") from exc
+        if line.strip():
+            texts.append(line)
+    return texts
+
+
+def _checked_texts(texts: Sequence[str]) -> list[str]:
+    checked = []
+    for index, text in enumerate(texts):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:  # argv bytes that were not UTF-8 arrive as surrogates
+            raise InvalidInputError(f"text {index + 1} is not valid UTF-8") from exc
+        if not text.strip():
+            raise InvalidInputError(f"text {index + 1} is empty or whitespace only")
+        if len(text) > MAX_CLI_TEXT_CHARS:
+            raise InvalidInputError(
+                f"text {index + 1} has {len(text):,} characters; the limit is {MAX_CLI_TEXT_CHARS:,} "
+                "(use 'moodline score' for files)"
+            )
+        checked.append(text)
+    return checked
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("texts", nargs=-1)
+@click.option("--model", "-m", default=None, help=model_help)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
+@click.option("--long-text", type=click.Choice(["truncate", "chunk"]), default="truncate", show_default=True,
+              help="Texts longer than the model maximum: keep the start, or score every window and average.")
+@_engine_options
+def predict(texts: tuple[str, ...], model: str | None, as_json: bool, long_text: str, backend: str,
+            threads: int | None) -> None:
+    """Predict the sentiment of TEXTS (or of each line on stdin).
+
+    \b
+    Example:
+      moodline predict "It is worth it" "It is a waste of time and money"
+      cat reviews.txt | moodline predict --json
+    """
+    if not texts and sys.stdin.isatty():
+        raise click.UsageError("give one or more texts, or pipe lines on stdin")
+    items = _checked_texts(texts) if texts else _stdin_texts()
+    if not items:
+        raise InvalidInputError("stdin held no non-empty lines")
+    engine = _load_engine(model, backend, threads, long_text=long_text)
+    predictions = engine.predict(items)
+    for text, prediction in zip(items, predictions, strict=True):
+        if as_json:
+            click.echo(json.dumps({"text": text, **prediction.to_dict()}, ensure_ascii=False))
+        else:
+            note = "  (truncated: use --long-text chunk to read it all)" if prediction.truncated else ""
+            click.echo(f"{prediction.label:<10} {prediction.score:.3f}  {_shorten(text)}{note}")
+
+
+def _shorten(text: str, width: int = 70) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+@main.command(context_settings=CONTEXT)
+@model_argument
+@click.option("--data", "data_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Labelled CSV, TSV or JSONL file.")
+@click.option("--text-column", default="sentence", show_default=True)
+@click.option("--label-column", default="label", show_default=True)
+@click.option("--format", "data_format", type=click.Choice(["csv", "tsv", "jsonl"]), default=None,
+              help="File format (default: from the extension).")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Evaluate only the first N rows.")
+@click.option("--plots", "plots_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write confusion_matrix.png and reliability.png here.")
+@click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
+@_engine_options
+def evaluate(model: str | None, data_file: Path, text_column: str, label_column: str, data_format: str | None,
+             limit: int | None, plots_dir: Path | None, as_json: bool, backend: str, threads: int | None) -> None:
+    """Evaluate MODEL on a labelled file: accuracy, macro-F1, per-class scores, calibration, speed.
+
+    \b
+    Example:
+      moodline evaluate --data ../shared/data/sst2/dev.tsv --json
+    """
+    from .data import read_labelled
+    from .evaluation import evaluate as run_evaluation
+
+    engine = _load_engine(model, backend, threads)
+    data = read_labelled(data_file, text_column=text_column, label_column=label_column,
+                         label_names=engine.labels, fmt=data_format, limit=limit)
+    report = run_evaluation(engine, data, plots_dir=plots_dir)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    click.echo(f"model        {report['model']['name']} ({report['model']['backend']}, "
+               f"{report['model']['quantization'] or 'fp32'})")
+    click.echo(f"examples     {report['examples']}")
+    click.echo(f"accuracy     {report['accuracy']:.4f}")
+    click.echo(f"macro-F1     {report['macro_f1']:.4f}")
+    click.echo(f"ECE          {report['ece']:.4f}")
+    click.echo(f"throughput   {report['throughput_per_second']:.0f} texts/s")
+    click.echo(f"\n{'label':<12}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}")
+    for label, row in report["per_class"].items():
+        click.echo(f"{label:<12}{row['precision']:>10.4f}{row['recall']:>10.4f}{row['f1']:>10.4f}{row['support']:>10}")
+    for path in report.get("plots", []):
+        click.echo(f"wrote {path}")
+
+
+@main.command(context_settings=CONTEXT)
+@click.option("--data", "train_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Training data: CSV, TSV or JSONL.")
+@click.option("--output", "-o", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="New directory for the model, metrics.json, training_curve.png and checkpoints.")
+@click.option("--base", "base_model", default="sentence-transformers/all-MiniLM-L6-v2", show_default=True,
+              help="Base encoder: a directory or hub id (the MiniLM-L6 id works offline).")
+@click.option("--dev", "dev_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Dev file for early stopping (default: a held-out split of --data).")
+@click.option("--dev-fraction", type=float, default=0.1, show_default=True)
+@click.option("--text-column", default="sentence", show_default=True)
+@click.option("--label-column", default="label", show_default=True)
+@click.option("--labels", "label_names", default=None,
+              help="Comma-separated label names in id order, e.g. NEGATIVE,POSITIVE.")
+@click.option("--format", "data_format", type=click.Choice(["csv", "tsv", "jsonl"]), default=None)
+@click.option("--limit", type=int, default=None, help="Use only the first N rows of --data.")
+@click.option("--epochs", type=int, default=3, show_default=True)
+@click.option("--batch-size", type=int, default=32, show_default=True)
+@click.option("--gradient-accumulation", type=int, default=1, show_default=True)
+@click.option("--lr", "learning_rate", type=float, default=5e-5, show_default=True)
+@click.option("--weight-decay", type=float, default=0.01, show_default=True)
+@click.option("--warmup-ratio", type=float, default=0.06, show_default=True)
+@click.option("--max-length", type=int, default=128, show_default=True)
+@click.option("--patience", type=int, default=2, show_default=True,
+              help="Stop after this many epochs without a better dev accuracy (0: never).")
+@click.option("--eval-steps", type=int, default=None, help="Also evaluate every N optimizer steps.")
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--threads", type=int, default=None, help="Torch threads (default: all cores).")
+@click.option("--resume", is_flag=True, help="Continue from the last checkpoint in --output.")
+def train(label_names: str | None, train_file: Path, output: Path, dev_file: Path | None, **options: Any) -> None:
+    """Fine-tune a classifier on labelled text.
+
+    \b
+    Example:
+      moodline train --data ../shared/data/sst2/train.tsv --dev ../shared/data/sst2/dev.tsv \\
+        --labels NEGATIVE,POSITIVE --epochs 3 --output runs/sst2
+    """
+    from .training import TrainingArguments
+    from .training import train as run_training
+
+    names = [n.strip() for n in label_names.split(",")] if label_names else None
+    if names is not None and (len(names) < 2 or not all(names)):
+        raise InvalidInputError("--labels needs at least two non-empty names, comma-separated")
+    args = TrainingArguments(train_file=str(train_file), output_dir=str(output),
+                             dev_file=str(dev_file) if dev_file else None, label_names=names, **options)
+    metrics = run_training(args)
+    click.echo(f"best dev accuracy {metrics['best_dev_accuracy']:.4f} at epoch {metrics['best_epoch']} "
+               f"(step {metrics['best_step']}); model written to {output}")
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("source")
+@click.argument("output", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--quantize", type=click.Choice(["int8"]), default=None, help="Quantize weights to signed int8.")
+@click.option("--name", default=None, help="Model name recorded in moodline.json (default: OUTPUT's name).")
+@click.option("--max-length", type=int, default=None, help="Maximum tokens (default: the model's).")
+@click.option("--check-data", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Check agreement on this file's texts instead of the built-in probe sentences.")
+@click.option("--text-column", default="sentence", show_default=True, help="Text column of --check-data.")
+@click.option("--min-agreement", type=click.FloatRange(0, 1), default=None,
+              help="Required label agreement with the source (default 1.0, or 0.95 with int8).")
+@click.option("--force", is_flag=True, help="Replace OUTPUT if it exists.")
+def export(source: str, output: Path, quantize: str | None, name: str | None, max_length: int | None,
+           check_data: Path | None, text_column: str, min_agreement: float | None, force: bool) -> None:
+    """Convert a Hugging Face classification model (SOURCE: directory or hub id) to moodline's ONNX format.
+
+    \b
+    Example:
+      moodline export runs/sst2 models/sst2-int8 --quantize int8
+    """
+    from .data import read_rows
+    from .export import export_model
+
+    texts = None
+    if check_data is not None:
+        texts = []
+        for number, row in read_rows(check_data):
+            value = row.get(text_column)
+            if text_column not in row:
+                raise InvalidInputError(f"{check_data}: no text column {text_column!r}")
+            if isinstance(value, str) and value.strip():
+                texts.append(value)
+            if len(texts) >= 1000 or number > 100_000:
+                break
+    report = export_model(source, output, quantize=quantize, name=name, check_texts=texts,  # type: ignore[arg-type]
+                          min_agreement=min_agreement, max_length=max_length, force=force)
+    click.echo(f"exported to {output}: label agreement {report['agreement']:.1%} on {report['decided_texts']} "
+               f"decided probe texts ({report['agreement_all']:.1%} on all {report['texts']}), "
+               f"max probability difference {report['max_abs_prob_diff']:.4f}")
+
+
+@main.command(context_settings=CONTEXT)
+@model_argument
+@_engine_options
+def info(model: str | None, backend: str, threads: int | None) -> None:
+    """Show MODEL's name, version, labels, backend and limits as JSON."""
+    engine = _load_engine(model, backend, threads)
+    click.echo(json.dumps(engine.info.to_dict(), indent=2))
+
+
+@main.command(context_settings=CONTEXT)
+@click.option("--model", "-m", default=None, help=model_help)
+def demo(model: str | None) -> None:
+    """Predict a few example sentences with the bundled model (what 'make run' shows)."""
+    from .engine import Engine
+
+    engine = Engine.load(model)
+    click.echo(f"model: {engine.info.name} (version {engine.info.version}, {engine.info.backend}, "
+               f"{engine.info.quantization or 'fp32'})\n")
+    examples = ["It is worth it", "It is a waste of time and money",
+                "The support team fixed my problem in five minutes.", "The update broke everything, again.",
+                "A charming, funny and surprisingly moving film."]
+    for text, prediction in zip(examples, engine.predict(examples), strict=True):
+        click.echo(f"{prediction.label:<10} {prediction.score:.3f}  {text}")
+
+
+if __name__ == "__main__":
+    main()

