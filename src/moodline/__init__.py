@@ -1,5 +1,37 @@
-"""moodline: fast, offline-capable sentiment analysis."""
+"""moodline: fast, offline-capable sentiment analysis.
+
+Example::
+
+    from moodline import Analyzer
+    Analyzer().predict("It is worth it").label   # 'POSITIVE'
+"""
 
 from __future__ import annotations
 
+from .analyzer import Analyzer
+from .engine import Engine, ModelInfo
+from .errors import (
+    DataFileError,
+    InvalidInputError,
+    MissingDependencyError,
+    ModelLoadError,
+    ModelNotFoundError,
+    MoodlineError,
+)
+from .prediction import Prediction
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "Analyzer",
+    "DataFileError",
+    "Engine",
+    "InvalidInputError",
+    "MissingDependencyError",
+    "ModelInfo",
+    "ModelLoadError",
+    "ModelNotFoundError",
+    "MoodlineError",
+    "Prediction",
+    "__version__",
+]

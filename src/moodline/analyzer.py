@@ -31,7 +31,7 @@ class Analyzer:
         return self.engine.labels
 
     @overload
-    def predict(self, texts: str, *, long_text: LongTextMode | None = None) -> Prediction: ...
+    def predict(self, texts: str, *, long_text: LongTextMode | None = None) -> Prediction: ...  # type: ignore[overload-overlap]
 
     @overload
     def predict(self, texts: Sequence[str], *, long_text: LongTextMode | None = None) -> list[Prediction]: ...

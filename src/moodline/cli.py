@@ -54,10 +54,16 @@ def main() -> None:
 
 
 def _engine_options(func: Any) -> Any:
-    func = click.option("--backend", type=click.Choice(["auto", "onnx", "transformers"]), default="auto",
-                        show_default=True, help="Inference backend.")(func)
-    func = click.option("--threads", type=click.IntRange(min=1), default=None,
-                        help="Inference threads (default: all cores).")(func)
+    func = click.option(
+        "--backend",
+        type=click.Choice(["auto", "onnx", "transformers"]),
+        default="auto",
+        show_default=True,
+        help="Inference backend.",
+    )(func)
+    func = click.option(
+        "--threads", type=click.IntRange(min=1), default=None, help="Inference threads (default: all cores)."
+    )(func)
     return func
 
 
@@ -101,11 +107,17 @@ def _checked_texts(texts: Sequence[str]) -> list[str]:
 @click.argument("texts", nargs=-1)
 @click.option("--model", "-m", default=None, help=model_help)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
-@click.option("--long-text", type=click.Choice(["truncate", "chunk"]), default="truncate", show_default=True,
-              help="Texts longer than the model maximum: keep the start, or score every window and average.")
+@click.option(
+    "--long-text",
+    type=click.Choice(["truncate", "chunk"]),
+    default="truncate",
+    show_default=True,
+    help="Texts longer than the model maximum: keep the start, or score every window and average.",
+)
 @_engine_options
-def predict(texts: tuple[str, ...], model: str | None, as_json: bool, long_text: str, backend: str,
-            threads: int | None) -> None:
+def predict(
+    texts: tuple[str, ...], model: str | None, as_json: bool, long_text: str, backend: str, threads: int | None
+) -> None:
     """Predict the sentiment of TEXTS (or of each line on stdin).
 
     \b
@@ -135,19 +147,44 @@ def _shorten(text: str, width: int = 70) -> str:
 
 @main.command(context_settings=CONTEXT)
 @model_argument
-@click.option("--data", "data_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Labelled CSV, TSV or JSONL file.")
+@click.option(
+    "--data",
+    "data_file",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Labelled CSV, TSV or JSONL file.",
+)
 @click.option("--text-column", default="sentence", show_default=True)
 @click.option("--label-column", default="label", show_default=True)
-@click.option("--format", "data_format", type=click.Choice(["csv", "tsv", "jsonl"]), default=None,
-              help="File format (default: from the extension).")
+@click.option(
+    "--format",
+    "data_format",
+    type=click.Choice(["csv", "tsv", "jsonl"]),
+    default=None,
+    help="File format (default: from the extension).",
+)
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Evaluate only the first N rows.")
-@click.option("--plots", "plots_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Write confusion_matrix.png and reliability.png here.")
+@click.option(
+    "--plots",
+    "plots_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write confusion_matrix.png and reliability.png here.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
 @_engine_options
-def evaluate(model: str | None, data_file: Path, text_column: str, label_column: str, data_format: str | None,
-             limit: int | None, plots_dir: Path | None, as_json: bool, backend: str, threads: int | None) -> None:
+def evaluate(
+    model: str | None,
+    data_file: Path,
+    text_column: str,
+    label_column: str,
+    data_format: str | None,
+    limit: int | None,
+    plots_dir: Path | None,
+    as_json: bool,
+    backend: str,
+    threads: int | None,
+) -> None:
     """Evaluate MODEL on a labelled file: accuracy, macro-F1, per-class scores, calibration, speed.
 
     \b
@@ -158,14 +195,22 @@ def evaluate(model: str | None, data_file: Path, text_column: str, label_column:
     from .evaluation import evaluate as run_evaluation
 
     engine = _load_engine(model, backend, threads)
-    data = read_labelled(data_file, text_column=text_column, label_column=label_column,
-                         label_names=engine.labels, fmt=data_format, limit=limit)
+    data = read_labelled(
+        data_file,
+        text_column=text_column,
+        label_column=label_column,
+        label_names=engine.labels,
+        fmt=data_format,
+        limit=limit,
+    )
     report = run_evaluation(engine, data, plots_dir=plots_dir)
     if as_json:
         click.echo(json.dumps(report, indent=2))
         return
-    click.echo(f"model        {report['model']['name']} ({report['model']['backend']}, "
-               f"{report['model']['quantization'] or 'fp32'})")
+    click.echo(
+        f"model        {report['model']['name']} ({report['model']['backend']}, "
+        f"{report['model']['quantization'] or 'fp32'})"
+    )
     click.echo(f"examples     {report['examples']}")
     click.echo(f"accuracy     {report['accuracy']:.4f}")
     click.echo(f"macro-F1     {report['macro_f1']:.4f}")
@@ -179,19 +224,40 @@ def evaluate(model: str | None, data_file: Path, text_column: str, label_column:
 
 
 @main.command(context_settings=CONTEXT)
-@click.option("--data", "train_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Training data: CSV, TSV or JSONL.")
-@click.option("--output", "-o", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="New directory for the model, metrics.json, training_curve.png and checkpoints.")
-@click.option("--base", "base_model", default="sentence-transformers/all-MiniLM-L6-v2", show_default=True,
-              help="Base encoder: a directory or hub id (the MiniLM-L6 id works offline).")
-@click.option("--dev", "dev_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Dev file for early stopping (default: a held-out split of --data).")
+@click.option(
+    "--data",
+    "train_file",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Training data: CSV, TSV or JSONL.",
+)
+@click.option(
+    "--output",
+    "-o",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="New directory for the model, metrics.json, training_curve.png and checkpoints.",
+)
+@click.option(
+    "--base",
+    "base_model",
+    default="sentence-transformers/all-MiniLM-L6-v2",
+    show_default=True,
+    help="Base encoder: a directory or hub id (the MiniLM-L6 id works offline).",
+)
+@click.option(
+    "--dev",
+    "dev_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Dev file for early stopping (default: a held-out split of --data).",
+)
 @click.option("--dev-fraction", type=float, default=0.1, show_default=True)
 @click.option("--text-column", default="sentence", show_default=True)
 @click.option("--label-column", default="label", show_default=True)
-@click.option("--labels", "label_names", default=None,
-              help="Comma-separated label names in id order, e.g. NEGATIVE,POSITIVE.")
+@click.option(
+    "--labels", "label_names", default=None, help="Comma-separated label names in id order, e.g. NEGATIVE,POSITIVE."
+)
 @click.option("--format", "data_format", type=click.Choice(["csv", "tsv", "jsonl"]), default=None)
 @click.option("--limit", type=int, default=None, help="Use only the first N rows of --data.")
 @click.option("--epochs", type=int, default=3, show_default=True)
@@ -201,8 +267,13 @@ def evaluate(model: str | None, data_file: Path, text_column: str, label_column:
 @click.option("--weight-decay", type=float, default=0.01, show_default=True)
 @click.option("--warmup-ratio", type=float, default=0.06, show_default=True)
 @click.option("--max-length", type=int, default=128, show_default=True)
-@click.option("--patience", type=int, default=2, show_default=True,
-              help="Stop after this many epochs without a better dev accuracy (0: never).")
+@click.option(
+    "--patience",
+    type=int,
+    default=2,
+    show_default=True,
+    help="Stop after this many epochs without a better dev accuracy (0: never).",
+)
 @click.option("--eval-steps", type=int, default=None, help="Also evaluate every N optimizer steps.")
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--threads", type=int, default=None, help="Torch threads (default: all cores).")
@@ -221,11 +292,18 @@ def train(label_names: str | None, train_file: Path, output: Path, dev_file: Pat
     names = [n.strip() for n in label_names.split(",")] if label_names else None
     if names is not None and (len(names) < 2 or not all(names)):
         raise InvalidInputError("--labels needs at least two non-empty names, comma-separated")
-    args = TrainingArguments(train_file=str(train_file), output_dir=str(output),
-                             dev_file=str(dev_file) if dev_file else None, label_names=names, **options)
+    args = TrainingArguments(
+        train_file=str(train_file),
+        output_dir=str(output),
+        dev_file=str(dev_file) if dev_file else None,
+        label_names=names,
+        **options,
+    )
     metrics = run_training(args)
-    click.echo(f"best dev accuracy {metrics['best_dev_accuracy']:.4f} at epoch {metrics['best_epoch']} "
-               f"(step {metrics['best_step']}); model written to {output}")
+    click.echo(
+        f"best dev accuracy {metrics['best_dev_accuracy']:.4f} at epoch {metrics['best_epoch']} "
+        f"(step {metrics['best_step']}); model written to {output}"
+    )
 
 
 @main.command(context_settings=CONTEXT)
@@ -234,14 +312,31 @@ def train(label_names: str | None, train_file: Path, output: Path, dev_file: Pat
 @click.option("--quantize", type=click.Choice(["int8"]), default=None, help="Quantize weights to signed int8.")
 @click.option("--name", default=None, help="Model name recorded in moodline.json (default: OUTPUT's name).")
 @click.option("--max-length", type=int, default=None, help="Maximum tokens (default: the model's).")
-@click.option("--check-data", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Check agreement on this file's texts instead of the built-in probe sentences.")
+@click.option(
+    "--check-data",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Check agreement on this file's texts instead of the built-in probe sentences.",
+)
 @click.option("--text-column", default="sentence", show_default=True, help="Text column of --check-data.")
-@click.option("--min-agreement", type=click.FloatRange(0, 1), default=None,
-              help="Required label agreement with the source (default 1.0, or 0.95 with int8).")
+@click.option(
+    "--min-agreement",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="Required label agreement with the source (default 1.0, or 0.95 with int8).",
+)
 @click.option("--force", is_flag=True, help="Replace OUTPUT if it exists.")
-def export(source: str, output: Path, quantize: str | None, name: str | None, max_length: int | None,
-           check_data: Path | None, text_column: str, min_agreement: float | None, force: bool) -> None:
+def export(
+    source: str,
+    output: Path,
+    quantize: str | None,
+    name: str | None,
+    max_length: int | None,
+    check_data: Path | None,
+    text_column: str,
+    min_agreement: float | None,
+    force: bool,
+) -> None:
     """Convert a Hugging Face classification model (SOURCE: directory or hub id) to moodline's ONNX format.
 
     \b
@@ -262,11 +357,21 @@ def export(source: str, output: Path, quantize: str | None, name: str | None, ma
                 texts.append(value)
             if len(texts) >= 1000 or number > 100_000:
                 break
-    report = export_model(source, output, quantize=quantize, name=name, check_texts=texts,  # type: ignore[arg-type]
-                          min_agreement=min_agreement, max_length=max_length, force=force)
-    click.echo(f"exported to {output}: label agreement {report['agreement']:.1%} on {report['decided_texts']} "
-               f"decided probe texts ({report['agreement_all']:.1%} on all {report['texts']}), "
-               f"max probability difference {report['max_abs_prob_diff']:.4f}")
+    report = export_model(
+        source,
+        output,
+        quantize="int8" if quantize == "int8" else None,
+        name=name,
+        check_texts=texts,
+        min_agreement=min_agreement,
+        max_length=max_length,
+        force=force,
+    )
+    click.echo(
+        f"exported to {output}: label agreement {report['agreement']:.1%} on {report['decided_texts']} "
+        f"decided probe texts ({report['agreement_all']:.1%} on all {report['texts']}), "
+        f"max probability difference {report['max_abs_prob_diff']:.4f}"
+    )
 
 
 @main.command(context_settings=CONTEXT)
@@ -285,11 +390,17 @@ def demo(model: str | None) -> None:
     from .engine import Engine
 
     engine = Engine.load(model)
-    click.echo(f"model: {engine.info.name} (version {engine.info.version}, {engine.info.backend}, "
-               f"{engine.info.quantization or 'fp32'})\n")
-    examples = ["It is worth it", "It is a waste of time and money",
-                "The support team fixed my problem in five minutes.", "The update broke everything, again.",
-                "A charming, funny and surprisingly moving film."]
+    click.echo(
+        f"model: {engine.info.name} (version {engine.info.version}, {engine.info.backend}, "
+        f"{engine.info.quantization or 'fp32'})\n"
+    )
+    examples = [
+        "It is worth it",
+        "It is a waste of time and money",
+        "The support team fixed my problem in five minutes.",
+        "The update broke everything, again.",
+        "A charming, funny and surprisingly moving film.",
+    ]
     for text, prediction in zip(examples, engine.predict(examples), strict=True):
         click.echo(f"{prediction.label:<10} {prediction.score:.3f}  {text}")
 

@@ -28,8 +28,7 @@ def detect_format(path: Path, explicit: str | None = None) -> str:
     fmt = {"json": "jsonl", "ndjson": "jsonl", "txt": "tsv"}.get(fmt, fmt)
     if fmt not in FORMATS:
         raise DataFileError(
-            f"{path}: cannot tell the format from the extension {path.suffix!r}; "
-            f"pass --format ({', '.join(FORMATS)})"
+            f"{path}: cannot tell the format from the extension {path.suffix!r}; pass --format ({', '.join(FORMATS)})"
         )
     return fmt
 

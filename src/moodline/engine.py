@@ -143,8 +143,12 @@ class Engine:
             raise ModelLoadError(f"model {source!r} has no fast tokenizer (tokenizer.json); moodline needs one")
         model = hub_load(AutoModelForSequenceClassification, source)
         directory = Path(source)
-        limit = model_max_length(directory) if directory.is_dir() else min(
-            int(getattr(model.config, "max_position_embeddings", 512)), int(hf_tokenizer.model_max_length), 512
+        limit = (
+            model_max_length(directory)
+            if directory.is_dir()
+            else min(
+                int(getattr(model.config, "max_position_embeddings", 512)), int(hf_tokenizer.model_max_length), 512
+            )
         )
         limit = min(max_length or limit, limit)
         # Copy the backend tokenizer: TextTokenizer changes its padding/truncation in place.

@@ -52,7 +52,9 @@ def classification_report(true: Sequence[int], predicted: Sequence[int], labels:
     }
 
 
-def calibration(confidence: np.ndarray, correct: np.ndarray, bins: int = ECE_BINS) -> tuple[float, list[dict[str, float]]]:
+def calibration(
+    confidence: np.ndarray, correct: np.ndarray, bins: int = ECE_BINS
+) -> tuple[float, list[dict[str, float]]]:
     """Expected calibration error over equal-width confidence bins, and the bins themselves."""
     edges = np.linspace(0.0, 1.0, bins + 1)
     table: list[dict[str, float]] = []
@@ -63,12 +65,21 @@ def calibration(confidence: np.ndarray, correct: np.ndarray, bins: int = ECE_BIN
         accuracy = float(correct[inside].mean()) if count else 0.0
         mean_conf = float(confidence[inside].mean()) if count else 0.0
         ece += count / len(confidence) * abs(accuracy - mean_conf)
-        table.append({"lower": float(lower), "upper": float(upper), "count": count, "accuracy": accuracy,
-                      "confidence": mean_conf})
+        table.append(
+            {
+                "lower": float(lower),
+                "upper": float(upper),
+                "count": count,
+                "accuracy": accuracy,
+                "confidence": mean_conf,
+            }
+        )
     return float(ece), table
 
 
-def evaluate(engine: Engine, data: LabelledData, *, plots_dir: Path | None = None, batch_size: int = 256) -> dict[str, Any]:
+def evaluate(
+    engine: Engine, data: LabelledData, *, plots_dir: Path | None = None, batch_size: int = 256
+) -> dict[str, Any]:
     """Score ``data`` with ``engine`` and return the full report (and PNG plots if ``plots_dir``)."""
     if list(data.label_names) != list(engine.labels):
         raise InvalidInputError(f"data labels {data.label_names} do not match the model's labels {engine.labels}")
@@ -85,7 +96,7 @@ def evaluate(engine: Engine, data: LabelledData, *, plots_dir: Path | None = Non
     probabilities = np.concatenate(chunks)
     predicted = probabilities.argmax(1)
     true = np.asarray(data.labels)
-    report = classification_report(true, predicted, engine.labels)
+    report = classification_report(true.tolist(), predicted.tolist(), engine.labels)
     ece, bins = calibration(probabilities.max(1), predicted == true)
     report.update(
         {

@@ -20,6 +20,7 @@ import json
 import shutil
 import tempfile
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -119,19 +120,28 @@ def export_model(
     work = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
     try:
         raw = work / "raw.onnx"
-        sample = hf_tokenizer(["a short sample", "and a somewhat longer sample sentence"], padding=True,
-                              return_tensors="pt")
-        torch.onnx.export(
-            model,
-            (sample["input_ids"], sample["attention_mask"]),
-            str(raw),
-            dynamo=False,
-            input_names=["input_ids", "attention_mask"],
-            output_names=["logits"],
-            dynamic_axes={"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"},
-                          "logits": {0: "batch"}},
-            opset_version=opset,
+        sample = hf_tokenizer(
+            ["a short sample", "and a somewhat longer sample sentence"], padding=True, return_tensors="pt"
         )
+        with warnings.catch_warnings():
+            # The tracer warns about shape-dependent Python branches in transformers' masking code;
+            # they are constant for inference inputs (mask length == sequence length), and the
+            # agreement check below verifies the exported graph on texts of many lengths.
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                model,
+                (sample["input_ids"], sample["attention_mask"]),
+                str(raw),
+                dynamo=False,
+                input_names=["input_ids", "attention_mask"],
+                output_names=["logits"],
+                dynamic_axes={
+                    "input_ids": {0: "batch", 1: "sequence"},
+                    "attention_mask": {0: "batch", 1: "sequence"},
+                    "logits": {0: "batch"},
+                },
+                opset_version=opset,
+            )
         fused = _fuse(raw, work / "fused.onnx", model.config)
         final = work / "model.onnx"
         if quantize == "int8":
@@ -184,8 +194,14 @@ def _fuse(raw: Path, target: Path, config: Any) -> Path:
     from onnxruntime.transformers.fusion_options import FusionOptions
     from onnxruntime.transformers.optimizer import optimize_model
 
-    model_type = {"bert": "bert", "distilbert": "bert", "roberta": "bert", "xlm-roberta": "bert",
-                  "electra": "bert", "deberta-v2": "bert"}.get(config.model_type)
+    model_type = {
+        "bert": "bert",
+        "distilbert": "bert",
+        "roberta": "bert",
+        "xlm-roberta": "bert",
+        "electra": "bert",
+        "deberta-v2": "bert",
+    }.get(config.model_type)
     if model_type is None:
         return raw
     heads = getattr(config, "num_attention_heads", None) or getattr(config, "n_heads", 0)
@@ -194,8 +210,9 @@ def _fuse(raw: Path, target: Path, config: Any) -> Path:
     # A fused EmbedLayerNormalization keeps the word-embedding table in fp32 (47 MB for BERT's vocab);
     # unfused, its Gather can be quantized to int8 like the rest.
     options.enable_embed_layer_norm = False
-    optimized = optimize_model(str(raw), model_type=model_type, num_heads=heads, hidden_size=hidden,
-                               opt_level=1, optimization_options=options)
+    optimized = optimize_model(
+        str(raw), model_type=model_type, num_heads=heads, hidden_size=hidden, opt_level=1, optimization_options=options
+    )
     optimized.save_model_to_file(str(target))
     return target
 
@@ -228,8 +245,13 @@ def check_agreement(model: Any, hf_tokenizer: Any, engine: Engine, texts: Sequen
     with torch.inference_mode():
         source_probs = []
         for start in range(0, len(texts), 32):
-            batch = hf_tokenizer(texts[start : start + 32], padding=True, truncation=True,
-                                 max_length=engine.info.max_length, return_tensors="pt")
+            batch = hf_tokenizer(
+                texts[start : start + 32],
+                padding=True,
+                truncation=True,
+                max_length=engine.info.max_length,
+                return_tensors="pt",
+            )
             logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
             source_probs.append(torch.softmax(logits.float(), -1).numpy())
     expected = np.concatenate(source_probs)

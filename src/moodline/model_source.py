@@ -7,9 +7,13 @@ be reached the error names the model and says what to do instead.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
+import os
+import socket
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from .errors import MissingDependencyError, ModelLoadError, ModelNotFoundError
 
@@ -54,14 +58,38 @@ def resolve_local(name: str | Path | None) -> Path | None:
     return None
 
 
-def hub_load(loader: Any, name: str, **kwargs: Any) -> Any:
-    """Call ``loader.from_pretrained(name)`` and turn hub failures into one clear error."""
+@functools.cache
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """One quick TCP connect to the hub endpoint, so an offline machine fails in seconds, not after retries."""
+    if os.environ.get("HF_HUB_OFFLINE", "") not in {"", "0"}:
+        return False
+    from huggingface_hub import constants
+
+    url = urlparse(constants.ENDPOINT)
+    port = url.port or (443 if url.scheme == "https" else 80)
     try:
-        return loader.from_pretrained(name, **kwargs)
+        with socket.create_connection((url.hostname or "", port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def hub_load(loader: Any, name: str, **kwargs: Any) -> Any:
+    """Call ``loader.from_pretrained(name)`` and turn hub failures into one clear error.
+
+    Local directories load directly; for hub ids an unreachable hub means only the local cache is tried.
+    """
+    local = Path(name).is_dir()
+    online = local or hub_reachable()
+    try:
+        return loader.from_pretrained(name, local_files_only=not online, **kwargs)
     except OSError as exc:
+        if local:
+            raise ModelLoadError(f"{name}: not a complete Hugging Face model directory ({exc})") from exc
+        where = "the Hugging Face hub" if online else "the local cache, and the Hugging Face hub is unreachable"
         raise ModelNotFoundError(
-            f"model {name!r} is neither a local directory nor reachable on the Hugging Face hub "
-            f"({type(exc).__name__}). Download it where the hub is reachable and pass its directory."
+            f"model {name!r} was not found: it is not a local directory, nor in {where}. "
+            "Download it where the hub is reachable and pass its directory."
         ) from exc
 
 

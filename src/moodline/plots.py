@@ -30,8 +30,10 @@ def plot_training_curve(history: Sequence[dict[str, Any]], losses: Sequence[tupl
         steps = [s for s, _ in losses]
         values = [v for _, v in losses]
         window = max(1, len(values) // 50)
-        smooth = [sum(values[max(0, i - window + 1) : i + 1]) / len(values[max(0, i - window + 1) : i + 1])
-                  for i in range(len(values))]
+        smooth = [
+            sum(values[max(0, i - window + 1) : i + 1]) / len(values[max(0, i - window + 1) : i + 1])
+            for i in range(len(values))
+        ]
         ax_loss.plot(steps, values, alpha=0.25, color="tab:blue", label="batch loss")
         ax_loss.plot(steps, smooth, color="tab:blue", label=f"moving average ({window} steps)")
         ax_loss.legend()
@@ -39,8 +41,13 @@ def plot_training_curve(history: Sequence[dict[str, Any]], losses: Sequence[tupl
     epochs = [r["epoch"] for r in history]
     ax_acc.plot(epochs, [r["dev_accuracy"] for r in history], marker="o", color="tab:green")
     for record in (r for r in history if float(r["epoch"]).is_integer()):
-        ax_acc.annotate(f"{record['dev_accuracy']:.3f}", (record["epoch"], record["dev_accuracy"]),
-                        textcoords="offset points", xytext=(0, 6), ha="center")
+        ax_acc.annotate(
+            f"{record['dev_accuracy']:.3f}",
+            (record["epoch"], record["dev_accuracy"]),
+            textcoords="offset points",
+            xytext=(0, 6),
+            ha="center",
+        )
     ax_acc.set(title="Dev accuracy", xlabel="epoch", ylabel="accuracy")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -32,11 +32,13 @@ from .model_source import hub_load, require_torch, resolve_local
 from .progress import progress_bar
 from .tokenization import TextTokenizer, pad_batch
 
-__all__ = ["TrainingArguments", "train"]
+__all__ = ["Trainer", "TrainingArguments", "train"]
 
 DEFAULT_BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 CHECKPOINTS = "checkpoints"
 STATE_FILE = "trainer_state.pt"
+MODEL_FILES = {"config.json", "model.safetensors", "generation_config.json"}
+TOKENIZER_FILES = {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"}
 
 
 @dataclass
@@ -91,72 +93,104 @@ EvaluationCallback = Callable[[dict[str, Any]], None]
 
 
 def train(args: TrainingArguments, on_evaluation: EvaluationCallback | None = None) -> dict[str, Any]:
-    """Run one fine-tuning job and return the metrics also written to ``metrics.json``."""
+    """Run one fine-tuning job and return the metrics also written to ``metrics.json``.
+
+    ``on_evaluation`` is called with every dev evaluation record (epoch, step, loss, accuracy).
+    """
     require_torch()
-    import torch
+    return Trainer(args, on_evaluation).run()
 
-    output = Path(args.output_dir)
-    train_data, dev_data = _load_data(args)
-    torch.set_num_threads(args.threads or os.cpu_count() or 1)
-    _seed_everything(args.seed)
 
-    staging = output / ".staging"
-    checkpoint = _latest_checkpoint(output) if args.resume else None
-    if args.resume and checkpoint is None:
-        raise InvalidInputError(f"--resume: no checkpoint under {output / CHECKPOINTS}")
-    if checkpoint is None and output.exists() and any(output.iterdir()):
-        raise InvalidInputError(f"{output} is not empty; pick a new directory or pass --resume")
-    staging.mkdir(parents=True, exist_ok=True)
+class Trainer:
+    """One training run: data, model, optimizer and the resumable state that ties them together."""
 
-    model, tokenizer = _load_model_and_tokenizer(args, train_data.label_names, staging, checkpoint)
-    train_ids = [e.ids for e in tokenizer.encode(train_data.texts)]
-    dev_ids = [e.ids for e in tokenizer.encode(dev_data.texts)]
-    lengths = [len(ids) for ids in train_ids]
+    def __init__(self, args: TrainingArguments, on_evaluation: EvaluationCallback | None = None) -> None:
+        import torch
 
-    steps_per_epoch = math.ceil(math.ceil(len(train_ids) / args.batch_size) / args.gradient_accumulation)
-    total_steps = steps_per_epoch * args.epochs
-    optimizer = torch.optim.AdamW(_param_groups(model, args.weight_decay), lr=args.learning_rate)
-    warmup = int(total_steps * args.warmup_ratio)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _linear_warmup_decay(warmup, total_steps))
+        self.args = args
+        self.on_evaluation = on_evaluation
+        self.output = Path(args.output_dir)
+        self.staging = self.output / ".staging"
+        self.train_data, self.dev_data = _load_data(args)
+        torch.set_num_threads(args.threads or os.cpu_count() or 1)
+        _seed_everything(args.seed)
 
-    state: dict[str, Any] = {"epoch": 0, "step": 0, "history": [], "losses": [], "best": -1.0, "bad_epochs": 0}
-    if checkpoint is not None:
-        saved = torch.load(checkpoint / STATE_FILE, weights_only=False)
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
-        state = saved["state"]
-        _restore_rng(saved["rng"])
+        checkpoint = _latest_checkpoint(self.output) if args.resume else None
+        if args.resume and checkpoint is None:
+            raise InvalidInputError(f"--resume: no checkpoint under {self.output / CHECKPOINTS}")
+        if checkpoint is None and self.output.exists() and any(self.output.iterdir()):
+            raise InvalidInputError(f"{self.output} is not empty; pick a new directory or pass --resume")
+        self.staging.mkdir(parents=True, exist_ok=True)
+        if checkpoint is not None:
+            _restore_staging(self.output, self.staging)
 
-    started = time.perf_counter()
-    rng = random.Random(args.seed)
-    for _ in range(state["epoch"]):  # replay the shuffles of finished epochs so a resume matches
-        shuffled_bucket_batches(lengths, args.batch_size, rng)
-    for epoch in range(state["epoch"] + 1, args.epochs + 1):
-        if args.patience and state["bad_epochs"] >= args.patience:
-            break
-        batches = shuffled_bucket_batches(lengths, args.batch_size, rng)
-        best_before_epoch = state["best"]
+        self.model, self.tokenizer = _load_model_and_tokenizer(
+            args, self.train_data.label_names, self.staging, checkpoint
+        )
+        self.train_ids = [e.ids for e in self.tokenizer.encode(self.train_data.texts)]
+        self.dev_ids = [e.ids for e in self.tokenizer.encode(self.dev_data.texts)]
+        self.lengths = [len(ids) for ids in self.train_ids]
 
-        def evaluate(epoch_position: float, train_loss: float) -> None:
-            accuracy = _dev_accuracy(model, dev_ids, dev_data.labels, tokenizer.pad_id)
-            record = {"epoch": round(epoch_position, 3), "step": state["step"], "train_loss": train_loss,
-                      "dev_accuracy": accuracy}
-            state["history"].append(record)
-            improved = accuracy > state["best"]
-            if improved:
-                state["best"] = accuracy
-                _save_model(model, staging / "best")
-            bar.write(f"epoch {record['epoch']}: train loss {train_loss:.4f}, dev accuracy {accuracy:.4f}"
-                      + (" (best)" if improved else ""))
-            if on_evaluation is not None:
-                on_evaluation(record)
+        batches = math.ceil(len(self.train_ids) / args.batch_size)
+        total_steps = math.ceil(batches / args.gradient_accumulation) * args.epochs
+        self.optimizer = torch.optim.AdamW(_param_groups(self.model, args.weight_decay), lr=args.learning_rate)
+        warmup = int(total_steps * args.warmup_ratio)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, _linear_warmup_decay(warmup, total_steps))
 
+        self.state: dict[str, Any] = {"epoch": 0, "step": 0, "history": [], "losses": [], "best": -1.0, "bad_epochs": 0}
+        if checkpoint is not None:
+            saved = torch.load(checkpoint / STATE_FILE, weights_only=False)
+            self.optimizer.load_state_dict(saved["optimizer"])
+            self.scheduler.load_state_dict(saved["scheduler"])
+            self.state = saved["state"]
+            _restore_rng(saved["rng"])
+
+    def run(self) -> dict[str, Any]:
+        args, state = self.args, self.state
+        started = time.perf_counter()
+        rng = random.Random(args.seed)
+        for _ in range(state["epoch"]):  # replay the shuffles of finished epochs so a resume matches
+            shuffled_bucket_batches(self.lengths, args.batch_size, rng)
+        for epoch in range(state["epoch"] + 1, args.epochs + 1):
+            if args.patience and state["bad_epochs"] >= args.patience:
+                break
+            best_before_epoch = state["best"]
+            self._train_epoch(epoch, shuffled_bucket_batches(self.lengths, args.batch_size, rng))
+            state["epoch"] = epoch
+            state["bad_epochs"] = 0 if state["best"] > best_before_epoch else state["bad_epochs"] + 1
+            _save_checkpoint(
+                self.output, epoch, self.model, self.optimizer, self.scheduler, state, args.keep_checkpoints
+            )
+
+        best = max(state["history"], key=lambda r: r["dev_accuracy"])
+        metrics = {
+            "base_model": args.base_model,
+            "label_names": self.train_data.label_names,
+            "train_rows": len(self.train_data),
+            "dev_rows": len(self.dev_data),
+            "dev_source": args.dev_file or f"held-out {args.dev_fraction:.0%} of the training file",
+            "best_dev_accuracy": state["best"],
+            "best_epoch": best["epoch"],
+            "best_step": best["step"],
+            "epochs_run": state["epoch"],
+            "steps": state["step"],
+            "history": state["history"],
+            "train_seconds_this_run": round(time.perf_counter() - started, 1),
+            "arguments": {k: v for k, v in asdict(args).items() if k != "extra"},
+        }
+        _publish(self.output, self.staging, metrics, state["losses"])
+        return metrics
+
+    def _train_epoch(self, epoch: int, batches: list[list[int]]) -> None:
+        import torch
+
+        args, state, model = self.args, self.state, self.model
         model.train()
         epoch_loss, seen = 0.0, 0
         bar = progress_bar(total=len(batches), desc=f"epoch {epoch}/{args.epochs}", unit="batch")
         for number, batch in enumerate(batches, start=1):
-            ids, mask = pad_batch([train_ids[i] for i in batch], tokenizer.pad_id)
-            labels = torch.tensor([train_data.labels[i] for i in batch])
+            ids, mask = pad_batch([self.train_ids[i] for i in batch], self.tokenizer.pad_id)
+            labels = torch.tensor([self.train_data.labels[i] for i in batch])
             out = model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask), labels=labels)
             (out.loss / args.gradient_accumulation).backward()
             loss = out.loss.item()
@@ -164,46 +198,53 @@ def train(args: TrainingArguments, on_evaluation: EvaluationCallback | None = No
             seen += len(batch)
             if number % args.gradient_accumulation == 0 or number == len(batches):
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
+                self.optimizer.step()
+                self.scheduler.step()
+                self.optimizer.zero_grad(set_to_none=True)
                 state["step"] += 1
                 state["losses"].append((state["step"], loss))
                 if args.eval_steps and state["step"] % args.eval_steps == 0 and number < len(batches):
-                    evaluate(epoch - 1 + number / len(batches), epoch_loss / seen)
+                    bar.write(self._evaluate(epoch - 1 + number / len(batches), epoch_loss / seen))
             bar.update(1)
-            bar.set_postfix(loss=f"{epoch_loss / seen:.4f}", lr=f"{scheduler.get_last_lr()[0]:.2e}")
-        evaluate(epoch, epoch_loss / seen)
+            bar.set_postfix(loss=f"{epoch_loss / seen:.4f}", lr=f"{self.scheduler.get_last_lr()[0]:.2e}")
+        bar.write(self._evaluate(epoch, epoch_loss / seen))
         bar.close()
-        state["epoch"] = epoch
-        state["bad_epochs"] = 0 if state["best"] > best_before_epoch else state["bad_epochs"] + 1
-        _save_checkpoint(output, epoch, model, optimizer, scheduler, state, args.keep_checkpoints)
 
-    metrics = {
-        "base_model": args.base_model,
-        "label_names": train_data.label_names,
-        "train_rows": len(train_data),
-        "dev_rows": len(dev_data),
-        "dev_source": args.dev_file or f"held-out {args.dev_fraction:.0%} of the training file",
-        "best_dev_accuracy": state["best"],
-        "best_epoch": max(state["history"], key=lambda r: r["dev_accuracy"])["epoch"],
-        "best_step": max(state["history"], key=lambda r: r["dev_accuracy"])["step"],
-        "epochs_run": state["epoch"],
-        "steps": state["step"],
-        "history": state["history"],
-        "train_seconds_this_run": round(time.perf_counter() - started, 1),
-        "arguments": {k: v for k, v in asdict(args).items() if k != "extra"},
-    }
-    _publish(output, staging, metrics, state["losses"])
-    return metrics
+    def _evaluate(self, epoch_position: float, train_loss: float) -> str:
+        """Score the dev set, keep the model if it is the best so far; return a log line."""
+        accuracy = _dev_accuracy(self.model, self.dev_ids, self.dev_data.labels, self.tokenizer.pad_id)
+        record = {
+            "epoch": round(epoch_position, 3),
+            "step": self.state["step"],
+            "train_loss": train_loss,
+            "dev_accuracy": accuracy,
+        }
+        self.state["history"].append(record)
+        improved = accuracy > self.state["best"]
+        if improved:
+            self.state["best"] = accuracy
+            _save_model(self.model, self.staging / "best")
+        if self.on_evaluation is not None:
+            self.on_evaluation(record)
+        return f"epoch {record['epoch']}: train loss {train_loss:.4f}, dev accuracy {accuracy:.4f}" + (
+            " (best)" if improved else ""
+        )
 
 
 def _load_data(args: TrainingArguments) -> tuple[LabelledData, LabelledData]:
-    common = {"text_column": args.text_column, "label_column": args.label_column, "fmt": args.data_format}
-    data = read_labelled(args.train_file, label_names=args.label_names, limit=args.limit, **common)
+    def read(path: str, label_names: list[str] | None, limit: int | None) -> LabelledData:
+        return read_labelled(
+            path,
+            text_column=args.text_column,
+            label_column=args.label_column,
+            label_names=label_names,
+            fmt=args.data_format,
+            limit=limit,
+        )
+
+    data = read(args.train_file, args.label_names, args.limit)
     if args.dev_file:
-        dev = read_labelled(args.dev_file, label_names=data.label_names, **common)
-        return data, dev
+        return data, read(args.dev_file, data.label_names, None)
     return split_holdout(data, args.dev_fraction, args.seed)
 
 
@@ -238,7 +279,8 @@ def _normalise_tokenizer(path: Path) -> None:
 
 
 def _param_groups(model: Any, weight_decay: float) -> list[dict[str, Any]]:
-    decay, no_decay = [], []
+    decay: list[Any] = []
+    no_decay: list[Any] = []
     for name, param in model.named_parameters():
         (no_decay if param.ndim < 2 or "LayerNorm" in name else decay).append(param)
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
@@ -334,6 +376,19 @@ def _checkpoints(output: Path) -> list[Path]:
 def _latest_checkpoint(output: Path) -> Path | None:
     found = _checkpoints(output)
     return found[-1] if found else None
+
+
+def _restore_staging(output: Path, staging: Path) -> None:
+    """Resuming a run that already finished (to add epochs): bring its published files back to staging."""
+    published = [p for p in output.iterdir() if p.is_file() and p.name not in {"metrics.json", "training_curve.png"}]
+    if not published:
+        return
+    for part, names in (("tokenizer", TOKENIZER_FILES), ("best", MODEL_FILES)):
+        if not (staging / part).is_dir():
+            (staging / part).mkdir()
+            for path in published:
+                if path.name in names:
+                    shutil.copy2(path, staging / part / path.name)
 
 
 def _publish(output: Path, staging: Path, metrics: dict[str, Any], losses: list[tuple[int, float]]) -> None:

@@ -25,4 +25,5 @@ class TransformersBackend:
         torch = self._torch
         with torch.inference_mode():
             out = self.model(input_ids=torch.from_numpy(input_ids), attention_mask=torch.from_numpy(attention_mask))
-        return out.logits.float().numpy()
+        logits: np.ndarray = out.logits.float().numpy()
+        return logits

