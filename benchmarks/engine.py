@@ -65,9 +65,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="threads for torch and ORT")
     parser.add_argument("--batch-size", type=int, default=64, help="engine batch size for the throughput run")
     parser.add_argument("--latency-samples", type=int, default=200, help="single-sentence requests to time")
+    parser.add_argument("--repeats", type=int, default=3, help="timed passes per engine row (median)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
     args = parser.parse_args(argv)
-    for option in ("limit", "threads", "batch_size", "latency_samples"):
+    for option in ("limit", "threads", "batch_size", "latency_samples", "repeats"):
         value = getattr(args, option)
         if value is not None and value < 1:
             parser.error(f"--{option.replace('_', '-')} must be at least 1")
@@ -197,6 +198,7 @@ def measure(
     score_one: Callable[[str], object],
     sentences: list[str],
     latency_samples: int,
+    repeats: int = 1,
 ) -> Row:
     # Warm-up: first calls pay for thread-pool start-up, lazy allocations and kernel selection.
     warm = sentences[:WARMUP_SENTENCES]
@@ -204,9 +206,14 @@ def measure(
     for sentence in warm:
         score_one(sentence)
 
-    start = time.perf_counter()
-    score_all(sentences)
-    throughput = len(sentences) / (time.perf_counter() - start)
+    # Median of several passes: one pass of the fast rows lasts about a second, which a single
+    # scheduler hiccup on a shared machine can skew.
+    passes = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        score_all(sentences)
+        passes.append(time.perf_counter() - start)
+    throughput = len(sentences) / float(np.median(passes))
     p50, p99 = percentiles_ms(time_single_requests(score_one, sentences[:latency_samples]))
     return Row(name, model, throughput, p50, p99)
 
@@ -222,10 +229,10 @@ def measure_pipeline(classify: Any, sentences: list[str], latency_samples: int) 
     )
 
 
-def measure_engine(name: str, engine: Any, sentences: list[str], latency_samples: int) -> Row:
+def measure_engine(name: str, engine: Any, sentences: list[str], latency_samples: int, repeats: int) -> Row:
     info = engine.info
     model = f"moodline {info.name}, {info.quantization or 'fp32'}"
-    return measure(name, model, engine.predict, lambda s: engine.predict([s]), sentences, latency_samples)
+    return measure(name, model, engine.predict, lambda s: engine.predict([s]), sentences, latency_samples, repeats)
 
 
 def run(args: argparse.Namespace, sentences: list[str]) -> list[Row]:
@@ -244,7 +251,7 @@ def run(args: argparse.Namespace, sentences: list[str]) -> list[Row]:
         del classify  # free the torch model before timing ONNX Runtime
         for name, engine in (("moodline fp32", fp32), ("moodline int8", int8), ("moodline bundled", bundled)):
             progress(f"timing {name}")
-            rows.append(measure_engine(name, engine, sentences, args.latency_samples))
+            rows.append(measure_engine(name, engine, sentences, args.latency_samples, args.repeats))
     baseline = rows[0].sentences_per_s
     for row in rows:
         row.ratio = row.sentences_per_s / baseline
@@ -301,6 +308,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "sentences": len(sentences),
         "batch_size": args.batch_size,
         "latency_samples": latency_samples,
+        "engine_repeats": args.repeats,
         "seed": SEED,
     }
     if args.json:

@@ -117,3 +117,10 @@ def test_installed_console_script_runs_without_traceback(tmp_path):
     )
     assert result.returncode == 1
     assert result.stderr.strip().startswith("Error: model") and "Traceback" not in result.stderr
+
+
+def test_info_prints_model_metadata(tiny_onnx_model):
+    result = run("info", str(tiny_onnx_model))
+    assert result.exit_code == 0
+    info = json.loads(result.output)
+    assert info["name"] == "tiny" and info["labels"] == ["negative", "neutral", "positive"]

@@ -70,3 +70,32 @@ def test_unknown_source_leaves_no_output(tmp_path):
     with pytest.raises(ModelNotFoundError):
         export_model(tmp_path / "nope", tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_distilbert_architecture_exports_and_agrees(tmp_path):
+    import torch
+    from transformers import AutoTokenizer, DistilBertConfig, DistilBertForSequenceClassification
+
+    from moodline.model_source import resolve_local
+
+    torch.manual_seed(1)
+    source = tmp_path / "distilbert"
+    config = DistilBertConfig(
+        dim=32,
+        hidden_dim=64,
+        n_layers=2,
+        n_heads=2,
+        max_position_embeddings=128,
+        id2label={0: "NEGATIVE", 1: "POSITIVE"},
+        label2id={"NEGATIVE": 0, "POSITIVE": 1},
+    )
+    model = DistilBertForSequenceClassification(config)
+    with torch.no_grad():
+        model.classifier.weight.mul_(50)
+    model.save_pretrained(source)
+    AutoTokenizer.from_pretrained(resolve_local("all-MiniLM-L6-v2"), model_max_length=128).save_pretrained(source)
+    for quantize in (None, "int8"):
+        report = export_model(source, tmp_path / f"out-{quantize}", quantize=quantize)
+        assert report["agreement"] >= (1.0 if quantize is None else 0.95)
+    engine = Engine.load(tmp_path / "out-int8")
+    assert engine.labels == ["NEGATIVE", "POSITIVE"] and engine.info.max_length == 128
