@@ -1,0 +1,96 @@
+"""The FastAPI application factory.
+
+Example::
+
+    from moodline.api import create_app
+    app = create_app()                       # settings from MOODLINE_* / .env, bundled model
+    # uvicorn.run(app) or: moodline serve
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from .. import __version__
+from ..batching import DynamicBatcher
+from ..cache import LRUCache, PredictionCache, RedisCache
+from ..engine import Engine
+from ..settings import Settings, get_settings
+from .errors import install_error_handlers
+from .metrics import Metrics
+from .middleware import BodySizeLimit, InstanceHeader, RequestMetrics
+from .routes import INSTANCE_ID, router
+from .service import ServerState
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("moodline.api")
+
+
+def build_cache(settings: Settings) -> PredictionCache | None:
+    if settings.redis_url:
+        return RedisCache(settings.redis_url, timeout_ms=settings.redis_timeout_ms, ttl_s=settings.cache_ttl_s)
+    return LRUCache(settings.cache_size) if settings.cache_size > 0 else None
+
+
+def load_engine(settings: Settings) -> Engine:
+    return Engine.load(
+        settings.model,
+        backend=settings.backend,
+        threads=settings.threads,
+        long_text=settings.long_text,
+        batch_size=settings.max_batch_size,
+        token_budget=settings.max_batch_tokens,
+    )
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    """Build the app; the model loads in the lifespan (``/readyz`` answers 503 until then)."""
+    settings = settings or get_settings()
+    metrics = Metrics()
+    state = ServerState(settings=settings, metrics=metrics, engine=engine)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if state.engine is None:
+            state.engine = await asyncio.to_thread(load_engine, settings)
+        state.batcher = DynamicBatcher(
+            state.engine,
+            max_batch_size=settings.max_batch_size,
+            max_latency_ms=settings.max_latency_ms,
+            max_queue_size=settings.max_queue_size,
+            timeout_s=settings.request_timeout_s,
+            on_batch=metrics.observe_batch,
+        )
+        await state.batcher.start()
+        state.cache = build_cache(settings)
+        state.ready = True
+        log.info(
+            "serving %s (version %s, %s)", state.engine.info.name, state.engine.info.version, state.engine.info.backend
+        )
+        try:
+            yield
+        finally:
+            # Stop taking new work, then finish what is queued: a SIGTERM drains, it does not drop.
+            state.ready = False
+            await state.batcher.stop(drain=True)
+
+    app = FastAPI(
+        title="moodline",
+        version=__version__,
+        description='Sentiment analysis API. Every error has the body `{"error": {"type", "message", "details"}}`.',
+        lifespan=lifespan,
+    )
+    app.state.moodline = state
+    install_error_handlers(app)
+    app.include_router(router)
+    app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
+    app.add_middleware(RequestMetrics, metrics=metrics)
+    app.add_middleware(InstanceHeader, instance=INSTANCE_ID)
+
+    return app

@@ -1,0 +1,118 @@
+"""Request and response bodies of the HTTP API (they become the OpenAPI schema at ``/docs``)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = ["ErrorBody", "KServeRequest", "KServeResponse", "PredictRequest", "PredictResponse", "PredictionOut"]
+
+TextOrTexts = str | list[str]
+
+
+class PredictRequest(BaseModel):
+    """One text or a list, in any of the shapes existing sentiment clients send.
+
+    Exactly one of ``text``, ``texts``, ``review`` or ``inputs`` (the Hugging Face TEI shape) must be given.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"text": "It is worth it"}, {"texts": ["Great!", "Awful."]}]},
+    )
+
+    text: TextOrTexts | None = None
+    texts: list[str] | None = None
+    review: str | None = None
+    inputs: TextOrTexts | None = None
+    long_text: Literal["truncate", "chunk"] | None = Field(
+        None, description="Texts longer than the model maximum: keep the start, or score every window."
+    )
+
+    @model_validator(mode="after")
+    def _one_shape(self) -> PredictRequest:
+        given = [name for name in ("text", "texts", "review", "inputs") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of 'text', 'texts', 'review' or 'inputs'"
+                + (f" (got {', '.join(given)})" if given else "")
+            )
+        return self
+
+    def text_list(self) -> tuple[list[str], bool]:
+        """The texts, and whether the request was for a single text."""
+        value = (
+            self.text
+            if self.text is not None
+            else self.texts
+            if self.texts is not None
+            else (self.review if self.review is not None else self.inputs)
+        )
+        if isinstance(value, str):
+            return [value], True
+        return list(value or []), False
+
+
+class PredictionOut(BaseModel):
+    label: str = Field(description="The most probable label.")
+    score: float = Field(description="Its probability.")
+    scores: dict[str, float] = Field(description="Every label's probability.")
+    truncated: bool = Field(description="The text exceeded the model maximum and only its start was read.")
+    chunks: int = Field(1, description="Windows scored (more than 1 with long_text='chunk').")
+
+
+class ModelRef(BaseModel):
+    name: str
+    version: str
+
+
+class PredictResponse(BaseModel):
+    """``predictions`` in request order; for a single-text request ``label`` and ``score`` repeat the first."""
+
+    predictions: list[PredictionOut]
+    model: ModelRef
+    label: str | None = None
+    score: float | None = None
+
+
+class BatchPredictRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    texts: list[str]
+    long_text: Literal["truncate", "chunk"] | None = None
+
+
+class KServeRequest(BaseModel):
+    instances: list[str | dict[str, str]] = Field(description="Texts, or objects with a 'text' field.")
+
+    def text_list(self) -> list[str]:
+        texts = []
+        for index, instance in enumerate(self.instances):
+            if isinstance(instance, dict):
+                if "text" not in instance:
+                    raise ValueError(f"instance {index} has no 'text' field")
+                texts.append(instance["text"])
+            else:
+                texts.append(instance)
+        return texts
+
+
+class KServeResponse(BaseModel):
+    predictions: list[PredictionOut]
+
+
+class ErrorDetail(BaseModel):
+    loc: list[str | int] | None = None
+    message: str
+
+
+class ErrorContent(BaseModel):
+    type: str = Field(description="Stable machine-readable error kind, e.g. 'invalid_input', 'overloaded'.")
+    message: str
+    details: list[ErrorDetail] = Field(default_factory=list)
+
+
+class ErrorBody(BaseModel):
+    """The body of every 4xx and 5xx response."""
+
+    error: ErrorContent

@@ -1,0 +1,62 @@
+"""Reading meeting and call transcripts: WebVTT, SRT, SBV, Otter.ai, "Name: text", JSON and CSV.
+
+Example::
+
+    from moodline.transcripts import parse_transcript
+
+    transcript = parse_transcript(Path("call.vtt").read_bytes(), source="call.vtt")
+    for utterance in transcript.utterances(max_chars=300):
+        print(utterance.speaker, utterance.start, utterance.text)
+"""
+
+from __future__ import annotations
+
+from .captions import SbvParser, SrtParser, VttParser
+from .errors import TranscriptParseError
+from .model import Cue, Transcript, Turn, Utterance
+from .parsers import (
+    FORMATS,
+    PARSERS,
+    TranscriptParser,
+    decode_transcript,
+    detect_format,
+    get_parser,
+    parse_transcript,
+    read_transcript,
+)
+from .sentences import split_sentences
+from .serialise import to_json, to_srt, to_vtt
+from .speakers import UNKNOWN_SPEAKER
+from .structured import CsvParser, JsonParser
+from .text_exports import OtterParser, PlainParser
+from .timestamps import format_timestamp, parse_timestamp
+
+__all__ = [
+    "FORMATS",
+    "PARSERS",
+    "UNKNOWN_SPEAKER",
+    "CsvParser",
+    "Cue",
+    "JsonParser",
+    "OtterParser",
+    "PlainParser",
+    "SbvParser",
+    "SrtParser",
+    "Transcript",
+    "TranscriptParseError",
+    "TranscriptParser",
+    "Turn",
+    "Utterance",
+    "VttParser",
+    "decode_transcript",
+    "detect_format",
+    "format_timestamp",
+    "get_parser",
+    "parse_timestamp",
+    "parse_transcript",
+    "read_transcript",
+    "split_sentences",
+    "to_json",
+    "to_srt",
+    "to_vtt",
+]
