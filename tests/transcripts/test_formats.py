@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from moodline.errors import InvalidInputError
 from moodline.transcripts import (
-    Cue,
     CsvParser,
+    Cue,
     Transcript,
     detect_format,
     parse_transcript,
@@ -210,6 +211,12 @@ def test_csv_with_explicit_columns_and_semicolons():
     ]
 
 
+@pytest.mark.parametrize("delimiter", ["", ";;", '"'])
+def test_csv_delimiter_must_be_one_character(delimiter):
+    with pytest.raises(InvalidInputError, match="delimiter must be one character"):
+        CsvParser(delimiter=delimiter)
+
+
 def test_tsv_and_quoted_multiline_fields():
     data = 'speaker\ttext\nAna\t"first line\nsecond line"\nLeo\tok\n'
     transcript = parse_transcript(data)
@@ -280,7 +287,9 @@ def test_vtt_cue_with_two_voices_becomes_two_cues():
 
 
 def test_text_after_a_stray_blank_line_stays_with_its_cue():
-    text = "1\n00:00:01,000 --> 00:00:02,000\nAnn: first part\n\nsecond part\n\n2\n00:00:03,000 --> 00:00:04,000\nBo: hi\n"
+    text = (
+        "1\n00:00:01,000 --> 00:00:02,000\nAnn: first part\n\nsecond part\n\n2\n00:00:03,000 --> 00:00:04,000\nBo: hi\n"
+    )
     transcript = parse_transcript(text)
     assert [(c.speaker, c.text) for c in transcript.cues] == [("Ann", "first part second part"), ("Bo", "hi")]
 
@@ -296,6 +305,12 @@ def test_plain_text_without_speakers_becomes_unknown_paragraphs():
         ("Unknown", "First paragraph continues here.", 1),
         ("Unknown", "Second one.", 4),
     ]
+
+
+def test_meet_export_that_starts_with_a_timestamp_line_is_not_otter():
+    text = "00:00:00\n\nAnn: Shall we start?\nBo: Yes.\n"
+    assert detect_format(text) == "plain"
+    assert [(c.speaker, c.start) for c in parse_transcript(text).cues] == [("Ann", 0.0), ("Bo", None)]
 
 
 def test_plain_lines_with_timestamp_prefixes():

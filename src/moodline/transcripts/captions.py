@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from .errors import TranscriptParseError
 from .model import Cue, CueBuilder
-from .speakers import clean_text, split_speaker_prefix
+from .speakers import clean_text, prefixes_name_speakers, split_speaker_prefix
 from .timestamps import parse_timestamp
 
 __all__ = ["SbvParser", "SrtParser", "VttParser"]
@@ -33,13 +33,13 @@ _OVERRIDE = re.compile(r"\{\\[^{}]*\}")
 _REFERENCE = re.compile(r"&(?:#\d{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 _ARROW_TIMING = re.compile(r"(\S+?)\s*-->\s*(\S+)(?:\s.*)?")
 _SBV_TIMING = re.compile(r"([\d:.]+)\s*,\s*([\d:.]+)")
-# Two clock times joined by some dash: a timing line with a typo rather than words.
+# Two clock times joined by a dash, a short arrow or a comma: a timing line with a typo rather than words.
 _TIMING_TYPO = re.compile(r"\d+:\d+(?::\d+)?(?:[.,]\d+)?\s*(?:-+>?|–|—|=+>|,)\s*\d+:\d+")
 _VTT_HEADER = re.compile(r"WEBVTT(?:[ \t].*)?")
 _VTT_SKIPPED_BLOCK = re.compile(r"(?:NOTE|STYLE|REGION)(?:[ \t].*)?")
 
 
-def plain_text(markup: str) -> str:
+def _plain_text(markup: str) -> str:
     """Caption text without tags or character references, whitespace collapsed."""
     text = _OVERRIDE.sub("", _TAG.sub("", markup))
     return clean_text(_REFERENCE.sub(lambda match: html.unescape(match[0]), text))
@@ -52,10 +52,10 @@ def _voiced_segments(markup: str) -> list[tuple[str | None, str]]:
     position = 0
     for match in _VOICE.finditer(markup):
         pieces.append((speaker, markup[position : match.start()]))
-        speaker = plain_text(match[1] or "") or None
+        speaker = _plain_text(match[1] or "") or None
         position = match.end()
     pieces.append((speaker, markup[position:]))
-    return [(name, text) for name, raw in pieces if (text := plain_text(raw))]
+    return [(name, text) for name, raw in pieces if (text := _plain_text(raw))]
 
 
 def _quote(line: str, limit: int = 60) -> str:
@@ -101,12 +101,11 @@ class _CaptionParser:
         return entry.text.isdigit()
 
     def skips_block(self, line: str) -> bool:
-        del line
+        """Whether a block starting with ``line`` is not a cue (WebVTT's NOTE, STYLE and REGION)."""
         return False
 
     def body(self, lines: Sequence[str], source: str) -> list[tuple[int, str]]:
         """The numbered lines after any header."""
-        del source
         return list(enumerate(lines, start=1))
 
     def sniff(self, lines: Sequence[str]) -> bool:
@@ -114,6 +113,12 @@ class _CaptionParser:
 
     def parse(self, lines: Sequence[str], source: str) -> list[Cue]:
         captions = self._captions(self._entries(self.body(lines, source)), source)
+        if not captions:
+            raise TranscriptParseError(
+                f"expected a timestamp line like {self.example}, got the end of the input",
+                source=source,
+                line=len(lines),
+            )
         return _assign_speakers(captions)
 
     def _entries(self, numbered: Sequence[tuple[int, str]]) -> list[_Entry]:
@@ -140,15 +145,21 @@ class _CaptionParser:
         return (entry.block_start or not self.timings_only_at_block_start) and self.claims_timing(entry.text)
 
     def _captions(self, entries: Sequence[_Entry], source: str) -> list[_Caption]:
+        """Group entries into captions: each timing line starts one, the lines after it are its text.
+
+        Cue ids are recognised by position (just before a timing line), not by a blank line after the
+        previous cue, so files that leave out blank lines still read. A line that looks like two clock
+        times where a cue should start is a broken timing line, reported rather than read as text.
+        """
         captions: list[_Caption] = []
         for position, entry in enumerate(entries):
             if self._is_timing(entry):
                 times = self.read_timing(entry.text)
                 if times is None:
                     raise self._fail(entry, source)
-                if captions and captions[-1].entries and captions[-1].entries[-1] is entries[position - 1]:
-                    if self.is_cue_id(entries[position - 1]):
-                        captions[-1].entries.pop()
+                previous = captions[-1].entries if captions else []
+                if previous and previous[-1] is entries[position - 1] and self.is_cue_id(previous[-1]):
+                    previous.pop()
                 captions.append(_Caption(times[0], times[1], entry.number))
                 continue
             following = entries[position + 1] if position + 1 < len(entries) else None
@@ -162,8 +173,6 @@ class _CaptionParser:
                     continue
                 raise self._fail(entry, source)
             captions[-1].entries.append(entry)
-        if not captions:
-            raise TranscriptParseError(f"expected a timestamp line like {self.example}; found none", source=source)
         return captions
 
 
@@ -173,9 +182,7 @@ def _assign_speakers(captions: Sequence[_Caption]) -> list[Cue]:
         for caption in captions
         for speaker, text in _voiced_segments(" ".join(entry.text for entry in caption.entries))
     ]
-    untagged = [text for speaker, text, _ in pieces if speaker is None]
-    prefixed = sum(split_speaker_prefix(text) is not None for text in untagged)
-    use_prefixes = prefixed > 0 and 2 * prefixed >= len(untagged)
+    use_prefixes = prefixes_name_speakers([text for speaker, text, _ in pieces if speaker is None])
     cues = CueBuilder()
     for speaker, text, caption in pieces:
         if speaker is None and use_prefixes and (split := split_speaker_prefix(text)) is not None:
@@ -250,7 +257,6 @@ class SbvParser(_CaptionParser):
             return None
 
     def is_cue_id(self, entry: _Entry) -> bool:
-        del entry
         return False
 
     def sniff(self, lines: Sequence[str]) -> bool:

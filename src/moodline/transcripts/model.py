@@ -79,13 +79,16 @@ class Transcript:
 
     def turns(self) -> list[Turn]:
         """Merge consecutive cues of the same speaker; a turn keeps the first known start and last known end."""
+        return [_merge(group) for group in self._turn_cues()]
+
+    def _turn_cues(self) -> list[list[Cue]]:
         groups: list[list[Cue]] = []
         for cue in self.cues:
             if groups and groups[-1][0].speaker == cue.speaker:
                 groups[-1].append(cue)
             else:
                 groups.append([cue])
-        return [_merge(group) for group in groups]
+        return groups
 
     def utterances(self, max_chars: int | None = 300) -> list[Utterance]:
         """Split turns longer than ``max_chars`` into sentences (and over-long sentences at spaces).
@@ -97,13 +100,13 @@ class Transcript:
         """
         if max_chars is not None and (isinstance(max_chars, bool) or max_chars < 1):
             raise InvalidInputError(f"max_chars must be a positive number of characters or None, got {max_chars!r}")
-        by_index = {cue.index: cue for cue in self.cues}
         utterances: list[Utterance] = []
-        for turn_index, turn in enumerate(self.turns()):
+        for turn_index, cues in enumerate(self._turn_cues()):
+            turn = _merge(cues)
             spans = [(0, len(turn.text))]
             if max_chars is not None and len(turn.text) > max_chars:
                 spans = [piece for a, b in sentence_spans(turn.text) for piece in wrap_span(turn.text, a, b, max_chars)]
-            clock = _TurnClock([by_index[i] for i in turn.cues])
+            clock = _TurnClock(cues)
             starts = clock.starts([start for start, _ in spans]) if clock.usable else [turn.start] * len(spans)
             for number, (start, end) in enumerate(spans):
                 if clock.usable:

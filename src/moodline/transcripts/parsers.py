@@ -144,11 +144,13 @@ def parse_transcript(
     else:
         parser = format
     if _first_text_line(lines) is None:
-        raise TranscriptParseError(f"empty input; expected a {parser.name} transcript", source=source, line=1)
+        raise TranscriptParseError(
+            f"empty input; expected a transcript in the {parser.name} format", source=source, line=1
+        )
     cues = parser.parse(lines, source)
     if not cues:
         raise TranscriptParseError(
-            f"no text found; expected a {parser.name} transcript with at least one cue", source=source
+            f"no text found; expected a transcript in the {parser.name} format with at least one cue", source=source
         )
     return Transcript(tuple(cues), parser.name, source)
 

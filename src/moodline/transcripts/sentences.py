@@ -20,7 +20,8 @@ _NEVER_FINAL = frozenset("e.g eg i.e ie cf vs viz approx ca resp incl".split())
 # Abbreviations that precede a number ("No. 5", "p. 12").
 _BEFORE_NUMBERS = frozenset("no nos vol vols fig figs p pp ch sec art op ex eq".split())
 
-_CANDIDATE = re.compile(r"(?:\.{2,}|…|[.!?]+)[\"'”’)\]]*(?=\s)")
+# Only at the start of a run of marks, and without backtracking, so long runs stay linear.
+_CANDIDATE = re.compile(r"(?<![.!?…])(?:[.!?…]++)[\"'”’)\]]*+(?=\s)")
 _OPENERS = "\"'“‘([¿¡"
 _NEXT_CHAR = re.compile(r"\s*(\S)")
 
@@ -39,7 +40,7 @@ def _is_boundary(text: str, match: re.Match[str]) -> bool:
     if "!" in mark or "?" in mark:
         # 'She asked "why?" and left' goes on; "Really? yes." is two sentences.
         return starts_sentence or match[0] == mark or not following.islower()
-    if mark.startswith("..") or mark == "…":
+    if ".." in mark or "…" in mark:
         return following.isupper() or following in _OPENERS
     word_start = max(text.rfind(" ", 0, match.start()), text.rfind("\t", 0, match.start())) + 1
     token = text[word_start : match.start()].lstrip(_OPENERS).lower()

@@ -1,19 +1,20 @@
 """Writing transcripts as WebVTT, SRT or JSON that the parsers read back to the same turns.
 
 WebVTT names speakers with voice tags (``<v Name>``) and SRT with a ``Name:`` prefix, except when no
-cue has a known speaker and no text could be mistaken for a prefix: then cues are written bare, as
-plain captions. Both need times: a cue without a start is an error, and a cue without an end ends
-where the next cue starts (or two seconds after its own start).
+cue has a known speaker and too few texts start like ``Name:`` for the parsers to read them as
+speakers: then cues are written bare, as plain captions. Both need times: a cue without a start is an
+error, and a cue without an end ends where the next cue starts (or two seconds after its own start).
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 
 from ..errors import InvalidInputError
 from .model import Cue, Transcript
-from .speakers import UNKNOWN_SPEAKER, split_speaker_prefix
+from .speakers import UNKNOWN_SPEAKER, prefixes_name_speakers
 from .timestamps import format_timestamp
 
 __all__ = ["to_json", "to_srt", "to_vtt"]
@@ -28,23 +29,26 @@ def _escape(text: str) -> str:
 
 
 def _timed(transcript: Transcript, target: str) -> list[tuple[Cue, float, float]]:
-    cues = transcript.cues
-    timed = []
-    for position, cue in enumerate(cues):
+    starts: list[float] = []
+    for cue in transcript.cues:
         if cue.start is None:
             where = f"{transcript.source}: cue {cue.index} (line {cue.line})"
             raise InvalidInputError(f"{where} has no start time; {target} needs one on every cue")
-        end = cue.end
+        starts.append(cue.start)
+    starts.append(math.inf)
+    timed = []
+    for position, cue in enumerate(transcript.cues):
+        start, end, following = starts[position], cue.end, starts[position + 1]
         if end is None:
-            following = next((c.start for c in cues[position + 1 :] if c.start is not None), None)
-            end = following if following is not None and following > cue.start else cue.start + _DEFAULT_CUE_SECONDS
-        timed.append((cue, cue.start, end))
+            end = following if start < following < math.inf else start + _DEFAULT_CUE_SECONDS
+        timed.append((cue, start, end))
     return timed
 
 
 def _labelled(cues: Sequence[Cue]) -> bool:
-    """Whether speakers must be written: some are known, or a bare text would read as "Name: text"."""
-    return any(cue.speaker != UNKNOWN_SPEAKER or split_speaker_prefix(cue.text) is not None for cue in cues)
+    """Whether speakers must be written: some are known, or the bare texts would read as "Name: text"."""
+    known = any(cue.speaker != UNKNOWN_SPEAKER for cue in cues)
+    return known or prefixes_name_speakers([cue.text for cue in cues])
 
 
 def to_vtt(transcript: Transcript) -> str:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
-__all__ = ["UNKNOWN_SPEAKER", "clean_text", "is_speaker_name", "split_speaker_prefix"]
+__all__ = ["UNKNOWN_SPEAKER", "clean_text", "is_speaker_name", "prefixes_name_speakers", "split_speaker_prefix"]
 
 UNKNOWN_SPEAKER = "Unknown"
 """The speaker of a cue whose source names none."""
@@ -43,3 +44,12 @@ def split_speaker_prefix(text: str) -> tuple[str, str] | None:
     if match is None or not is_speaker_name(match["name"]):
         return None
     return clean_text(match["name"]), clean_text(match["text"] or "")
+
+
+def prefixes_name_speakers(texts: Sequence[str]) -> bool:
+    """Whether ``Name:`` prefixes in caption texts name speakers: at least half of the texts have one.
+
+    Zoom prefixes every cue; in plain captions a lone "Note: ..." is text.
+    """
+    prefixed = sum(split_speaker_prefix(text) is not None for text in texts)
+    return prefixed > 0 and 2 * prefixed >= len(texts)

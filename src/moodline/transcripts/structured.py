@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from ..errors import InvalidInputError
 from .errors import TranscriptParseError
 from .model import Cue, CueBuilder
 from .timestamps import parse_seconds, parse_timestamp
@@ -184,9 +185,8 @@ def _fields(item: Mapping[str, Any], fail: Fail) -> tuple[str | None, str, float
     """``(speaker, text, start, end)`` of one JSON object; ``fail(reason)`` builds the error to raise."""
     found = _pick(item, _TEXT_KEYS)
     if found is None:
-        raise fail(
-            f"expected a text field (one of {', '.join(_TEXT_KEYS)}); the object has {', '.join(item) or 'none'}"
-        )
+        keys = ", ".join(repr(key[:40]) for key in list(item)[:10]) or "no fields"
+        raise fail(f"expected a text field (one of {', '.join(_TEXT_KEYS)}); the object has {keys}")
     text = _text(found[0], found[1], fail)
     speaker = _speaker(_pick(item, _SPEAKER_KEYS), fail)
     start = _time(item, _START_KEYS, fail)
@@ -251,6 +251,15 @@ def _seconds(value: object, scale: float) -> float:
     return seconds
 
 
+def _cell_time(value: str, column: str, fail: Fail) -> float | None:
+    if not value.strip():
+        return None
+    try:
+        return _seconds(value.strip(), 1.0)
+    except (TypeError, ValueError, OverflowError):
+        raise fail(f"expected column {column!r} to hold {_TIME_HINT}, got {value!r:.60}") from None
+
+
 _CSV_DELIMITERS = ("\t", ",", ";", "|")
 
 
@@ -266,6 +275,10 @@ class CsvParser:
     start: str | None = None
     end: str | None = None
     delimiter: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.delimiter is not None and (len(self.delimiter) != 1 or self.delimiter in '"\r\n'):
+            raise InvalidInputError(f"delimiter must be one character, not a quote or newline; got {self.delimiter!r}")
 
     @property
     def name(self) -> str:
@@ -307,8 +320,8 @@ class CsvParser:
                     continue
                 cells = {role: record[index] if index < len(record) else "" for role, index in columns.items()}
                 fail = partial(_error, source=source, line=first_line)
-                start = _time(cells, (("start", 1.0),), fail) if "start" in cells else None
-                end = _time(cells, (("end", 1.0),), fail) if "end" in cells else None
+                start = _cell_time(cells["start"], header[columns["start"]], fail) if "start" in cells else None
+                end = _cell_time(cells["end"], header[columns["end"]], fail) if "end" in cells else None
                 cues.add(cells.get("speaker"), cells["text"], start, end, first_line)
         except csv.Error as exc:
             raise TranscriptParseError(f"malformed CSV ({exc})", source=source, line=skipped + reader.line_num) from exc

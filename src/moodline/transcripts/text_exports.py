@@ -26,7 +26,8 @@ from .timestamps import parse_timestamp
 __all__ = ["OtterParser", "PlainParser"]
 
 _CLOCK = r"(?:\d{1,6}:)?\d{1,2}:\d{2}(?:[.,]\d{1,3})?"
-_OTTER_SPEAKER_LINE = re.compile(r"(?:(?P<name>\S.*?)\s+)?(?P<time>(?:\d{1,6}:)?\d{1,2}:\d{2})")
+_OTTER_SPEAKER_LINE = re.compile(r"(?P<name>\S.*?)\s+(?P<time>(?:\d{1,6}:)?\d{1,2}:\d{2})")
+_MAX_SPEAKER_LINE = 100  # a name and a time; also keeps the lazy pattern above off long lines
 _OTTER_FOOTER = re.compile(r"transcribed by\s+(?:https?://)?(?:www\.)?otter\.ai\b.*", re.IGNORECASE)
 _TIME_LINE = re.compile(rf"\[(?P<a>{_CLOCK})\]|\((?P<b>{_CLOCK})\)|(?P<c>{_CLOCK})")
 _TIME_PREFIX = re.compile(rf"(?:\[(?P<a>{_CLOCK})\]|\((?P<b>{_CLOCK})\)|(?P<c>{_CLOCK}))\s+(?P<rest>\S.*)")
@@ -46,9 +47,11 @@ def _first_text_line(lines: Sequence[str]) -> tuple[int, str] | None:
     return next(((number, line.strip()) for number, line in enumerate(lines, start=1) if line.strip()), None)
 
 
-def _otter_speaker_line(line: str) -> tuple[str | None, float] | None:
+def _otter_speaker_line(line: str) -> tuple[str, float] | None:
+    if len(line) > _MAX_SPEAKER_LINE:
+        return None
     match = _OTTER_SPEAKER_LINE.fullmatch(line)
-    if match is None or (match["name"] is not None and not is_speaker_name(match["name"])):
+    if match is None or not is_speaker_name(match["name"]):
         return None
     try:
         return match["name"], parse_timestamp(match["time"])
@@ -145,7 +148,6 @@ class PlainParser:
         return False
 
     def parse(self, lines: Sequence[str], source: str) -> list[Cue]:
-        del source
         drafts: list[_Draft] = []
         preamble: list[_Draft] = []
         labelled = False

@@ -16,7 +16,8 @@ _NUMBER = re.compile(r"[+]?(?:\d{1,15}(?:\.\d{0,9})?|\.\d{1,9})")
 def parse_timestamp(value: str) -> float:
     """Return the seconds in a clock time such as ``01:02:03.450``, ``00:01,500`` or ``1:05``.
 
-    Raises ValueError for anything else, including minutes or seconds of 60 or more.
+    Raises ValueError for anything else, including seconds of 60 or more (and minutes of 60 or more
+    after an hours field; without one, ``75:30`` is 75 minutes).
 
     Example::
 

@@ -1,0 +1,37 @@
+"""Gunicorn settings for ``moodline serve`` (and ``gunicorn -c gunicorn.conf.py``).
+
+Uvicorn workers run the FastAPI app; each worker loads its own model. Environment:
+``MOODLINE_HOST``, ``MOODLINE_PORT``, ``MOODLINE_WORKERS``, ``MOODLINE_THREADS`` and every other
+``MOODLINE_*`` setting the app reads. On SIGTERM Gunicorn stops accepting connections and gives
+workers ``graceful_timeout`` seconds; the app's lifespan drains its queue before exiting.
+"""
+
+from __future__ import annotations
+
+import os
+
+_host = os.environ.get("MOODLINE_HOST", "127.0.0.1")
+_port = os.environ.get("MOODLINE_PORT", "8000")
+
+bind = [f"[{_host}]:{_port}" if ":" in _host else f"{_host}:{_port}"]
+workers = int(os.environ.get("MOODLINE_WORKERS", "1"))
+worker_class = "uvicorn.workers.UvicornWorker"
+# Model loading can take a few seconds per worker; heartbeats are not blocked by inference
+# (it runs in a thread), so a modest timeout still catches a truly stuck worker.
+timeout = int(os.environ.get("MOODLINE_WORKER_TIMEOUT", "60"))
+graceful_timeout = int(os.environ.get("MOODLINE_GRACEFUL_TIMEOUT", "30"))
+keepalive = 5
+backlog = 2048
+accesslog = os.environ.get("MOODLINE_ACCESS_LOG") or None
+errorlog = "-"
+loglevel = os.environ.get("MOODLINE_LOG_LEVEL", "info")
+wsgi_app = "moodline.api.app:create_app()"
+
+
+def on_starting(_server: object) -> None:
+    # With several workers, Prometheus metrics are aggregated through files in this directory.
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+        for name in os.listdir(directory):
+            os.remove(os.path.join(directory, name))
