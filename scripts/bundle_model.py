@@ -76,12 +76,25 @@ def main() -> int:
     parser.add_argument("--run", type=Path, required=True, help="training output directory")
     parser.add_argument("--dev", type=Path, default=DEFAULT_DEV, help="SST-2 dev TSV")
     parser.add_argument("--output", type=Path, default=BUNDLED_MODEL_DIR)
+    parser.add_argument(
+        "--keep-fp32",
+        action="append",
+        default=[],
+        metavar="REGEX",
+        help="ONNX node-name patterns to leave unquantized (see moodline export --keep-fp32)",
+    )
     args = parser.parse_args()
 
     metrics = json.loads((args.run / "metrics.json").read_text())
     dev_texts = [line.split("\t")[0].strip() for line in args.dev.read_text().splitlines()[1:] if line.strip()]
     report = export_model(
-        args.run, args.output, quantize="int8", name=BUNDLED_MODEL_NAME, check_texts=dev_texts, force=True
+        args.run,
+        args.output,
+        quantize="int8",
+        name=BUNDLED_MODEL_NAME,
+        check_texts=dev_texts,
+        force=True,
+        keep_fp32=args.keep_fp32,
     )
 
     fp32 = Engine.load(args.run, backend="transformers")
@@ -92,6 +105,8 @@ def main() -> int:
     size_mb = sum(p.stat().st_size for p in args.output.iterdir()) / 1e6
     onnx_mb = (args.output / "model.onnx").stat().st_size / 1e6
     meta = json.loads((args.output / "moodline.json").read_text())
+    keep_flags = "".join(f" --keep-fp32 {shlex.quote(p)}" for p in args.keep_fp32)
+    kept = f"; also fp32: nodes matching {', '.join(f'`{p}`' for p in args.keep_fp32)}" if args.keep_fp32 else ""
     history = "\n".join(
         f"| {r['epoch']} | {r['step']} | {r['train_loss']:.4f} | {r['dev_accuracy']:.4f} |" for r in metrics["history"]
     )
@@ -109,7 +124,7 @@ int8 ONNX, runs offline with ONNX Runtime only.
 | SST-2 dev accuracy, fp32 (PyTorch) | **{results["fp32"]["accuracy"]:.4f}** (macro-F1 {results["fp32"]["macro_f1"]:.4f}, ECE {results["fp32"]["ece"]:.4f}) |
 | SST-2 dev accuracy, int8 (this model) | **{results["int8"]["accuracy"]:.4f}** (macro-F1 {results["int8"]["macro_f1"]:.4f}, ECE {results["int8"]["ece"]:.4f}) |
 | int8 vs fp32 label agreement on dev | {report["agreement_all"]:.2%} (max probability difference {report["max_abs_prob_diff"]:.3f}) |
-| quantization | dynamic, signed int8 weights per channel (encoder MatMuls, attention, embedding table); pooler and classifier kept in fp32 |
+| quantization | dynamic, signed int8 weights per channel (encoder MatMuls, attention, embedding table); pooler and classifier kept in fp32{kept} |
 | size | model.onnx {onnx_mb:.1f} MB; directory {size_mb:.1f} MB |
 | speed (this machine, {os.cpu_count()} threads) | {results["int8"]["throughput_per_second"]:.0f} sentences/s scoring SST-2 dev in batches; median single-sentence latency {latency:.1f} ms |
 | version | `{meta["version"]}` (content hash of model.onnx) |
@@ -123,10 +138,10 @@ With `../shared/data/sst2/` beside the repository:
 
 ```
 {train_command(metrics["arguments"])}
-python scripts/bundle_model.py --run {os.path.relpath(args.run.resolve(), ROOT)}
+python scripts/bundle_model.py --run {os.path.relpath(args.run.resolve(), ROOT)}{keep_flags}
 ```
 
-The first command trains (about 15 minutes per epoch on 2 CPU cores); the second exports int8 into
+The first command trains (about 12 minutes per epoch on 2 CPU cores); the second exports int8 into
 `src/moodline/models/{BUNDLED_MODEL_NAME}/`, evaluates and writes this card.
 
 ## Training curve (dev accuracy at each evaluation)

@@ -9,6 +9,7 @@ Example::
 from __future__ import annotations
 
 from .analyzer import Analyzer
+from .client import AsyncClient, Client, ServerError
 from .engine import Engine, ModelInfo
 from .errors import (
     DataFileError,
@@ -24,6 +25,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Analyzer",
+    "AsyncClient",
+    "Client",
     "DataFileError",
     "Engine",
     "InvalidInputError",
@@ -33,5 +36,6 @@ __all__ = [
     "ModelNotFoundError",
     "MoodlineError",
     "Prediction",
+    "ServerError",
     "__version__",
 ]

@@ -114,9 +114,18 @@ def _checked_texts(texts: Sequence[str]) -> list[str]:
     show_default=True,
     help="Texts longer than the model maximum: keep the start, or score every window and average.",
 )
+@click.option("--url", default=None, help="Ask a running moodline server instead of loading a model.")
+@click.option("--api-key", envvar="MOODLINE_API_KEY", default=None, help="Bearer key for --url (or MOODLINE_API_KEY).")
 @_engine_options
 def predict(
-    texts: tuple[str, ...], model: str | None, as_json: bool, long_text: str, backend: str, threads: int | None
+    texts: tuple[str, ...],
+    model: str | None,
+    as_json: bool,
+    long_text: str,
+    url: str | None,
+    api_key: str | None,
+    backend: str,
+    threads: int | None,
 ) -> None:
     """Predict the sentiment of TEXTS (or of each line on stdin).
 
@@ -130,14 +139,29 @@ def predict(
     items = _checked_texts(texts) if texts else _stdin_texts()
     if not items:
         raise InvalidInputError("stdin held no non-empty lines")
-    engine = _load_engine(model, backend, threads, long_text=long_text)
-    predictions = engine.predict(items)
+    if url is not None:
+        predictions = _predict_remote(url, api_key, items, long_text)
+    else:
+        predictions = _load_engine(model, backend, threads, long_text=long_text).predict(items)
     for text, prediction in zip(items, predictions, strict=True):
         if as_json:
             click.echo(json.dumps({"text": text, **prediction.to_dict()}, ensure_ascii=False))
         else:
             note = "  (truncated: use --long-text chunk to read it all)" if prediction.truncated else ""
             click.echo(f"{prediction.label:<10} {prediction.score:.3f}  {_shorten(text)}{note}")
+
+
+def _predict_remote(url: str, api_key: str | None, texts: list[str], long_text: str) -> list[Any]:
+    import httpx
+
+    from .client import Client
+
+    try:
+        with Client(url, api_key=api_key) as client:
+            result: list[Any] = client.predict(texts, long_text=long_text)
+            return result
+    except httpx.HTTPError as exc:
+        raise InvalidInputError(f"cannot reach the moodline server at {url} ({type(exc).__name__})") from exc
 
 
 def _shorten(text: str, width: int = 70) -> str:
@@ -325,6 +349,12 @@ def train(label_names: str | None, train_file: Path, output: Path, dev_file: Pat
     default=None,
     help="Required label agreement with the source (default 1.0, or 0.95 with int8).",
 )
+@click.option(
+    "--keep-fp32",
+    multiple=True,
+    metavar="REGEX",
+    help="With --quantize: leave ONNX nodes whose name matches unquantized (repeatable).",
+)
 @click.option("--force", is_flag=True, help="Replace OUTPUT if it exists.")
 def export(
     source: str,
@@ -335,6 +365,7 @@ def export(
     check_data: Path | None,
     text_column: str,
     min_agreement: float | None,
+    keep_fp32: tuple[str, ...],
     force: bool,
 ) -> None:
     """Convert a Hugging Face classification model (SOURCE: directory or hub id) to moodline's ONNX format.
@@ -366,6 +397,7 @@ def export(
         min_agreement=min_agreement,
         max_length=max_length,
         force=force,
+        keep_fp32=keep_fp32,
     )
     click.echo(
         f"exported to {output}: label agreement {report['agreement']:.1%} on {report['decided_texts']} "

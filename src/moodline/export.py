@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import tempfile
 import time
@@ -95,8 +96,14 @@ def export_model(
     max_length: int | None = None,
     force: bool = False,
     opset: int = 17,
+    keep_fp32: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Export ``source`` (directory or hub id) to ``output``; returns the agreement report."""
+    r"""Export ``source`` (directory or hub id) to ``output``; returns the agreement report.
+
+    ``keep_fp32``: regular expressions on ONNX node names to leave unquantized with int8, e.g.
+    ``r"layer\.\d+/output/dense"`` for the feed-forward down-projections, whose GELU inputs have the
+    widest activation range. The pooler and classifier always stay fp32.
+    """
     require_torch()
     import torch
     from tokenizers import Tokenizer
@@ -145,7 +152,7 @@ def export_model(
         fused = _fuse(raw, work / "fused.onnx", model.config)
         final = work / "model.onnx"
         if quantize == "int8":
-            _quantize_int8(fused, final)
+            _quantize_int8(fused, final, keep_fp32)
         else:
             shutil.copyfile(fused, final)
         for leftover in (raw, fused):
@@ -157,13 +164,14 @@ def export_model(
         tokenizer.no_padding()
         tokenizer.no_truncation()
         tokenizer.save(str(work / "tokenizer.json"))
-        metadata = {
+        metadata: dict[str, Any] = {
             "format": 1,
             "name": name or output.name,
             "version": hashlib.sha256(final.read_bytes()).hexdigest()[:12],
             "labels": labels,
             "max_length": limit,
             "quantization": quantize,
+            "kept_fp32": list(keep_fp32) if quantize else [],
             "source": origin,
             "model_type": model.config.model_type,
             "opset": opset,
@@ -217,13 +225,20 @@ def _fuse(raw: Path, target: Path, config: Any) -> Path:
     return target
 
 
-def _quantize_int8(source: Path, target: Path) -> None:
+HEAD_PATTERN = r"(?i)classifier|pooler"
+
+
+def _quantize_int8(source: Path, target: Path, keep_fp32: Sequence[str] = ()) -> None:
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     graph = onnx.load(str(source), load_external_data=False).graph
     # The head (pooler/pre-classifier/classifier) is <1% of the compute; fp32 there keeps calibration.
-    head = [n.name for n in graph.node if any(k in n.name.lower() for k in ("classifier", "pooler"))]
+    try:
+        patterns = [re.compile(p) for p in (HEAD_PATTERN, *keep_fp32)]
+    except re.error as exc:
+        raise InvalidInputError(f"--keep-fp32: invalid regular expression ({exc})") from exc
+    head = [n.name for n in graph.node if any(p.search(n.name) for p in patterns)]
     quantize_dynamic(
         str(source),
         str(target),

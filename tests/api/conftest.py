@@ -43,3 +43,28 @@ def make_client(tiny_engine: Engine) -> Callable[..., Any]:
 
 def clone_engine(engine: Engine, cls: type[Engine]) -> Engine:
     return cls(engine.backend, engine.tokenizer, engine.info, batch_size=engine.batch_size)
+
+
+@pytest.fixture
+def live_server(tiny_engine: Engine):  # type: ignore[no-untyped-def]
+    """A real uvicorn server on a free loopback port, in a thread; yields (url, api_key)."""
+    import socket
+    import threading
+
+    import uvicorn
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app = create_app(Settings(api_keys="sesame"), engine=tiny_engine)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("test server did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", "sesame"
+    server.should_exit = True
+    thread.join(timeout=10)
