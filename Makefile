@@ -5,7 +5,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint bench clean
+# Real servers the integration tests start on loopback, from Debian packages.
+SYSTEM_PACKAGES := redis-server nginx-light
+SYSTEM_BINARIES := redis-server nginx
+
+.PHONY: setup system-deps run test lint bench clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -17,10 +21,18 @@ $(STAMP): pyproject.toml Makefile
 
 setup: $(STAMP)
 
+system-deps:
+	@missing=""; for b in $(SYSTEM_BINARIES); do command -v $$b >/dev/null || [ -x /usr/sbin/$$b ] || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES)) >/dev/null; \
+		else echo "install $(SYSTEM_PACKAGES) (Debian packages) for the integration tests"; fi; \
+	fi
+
 run: setup
 	$(BIN)/moodline demo
 
-test: setup
+test: setup system-deps
 	$(BIN)/python -m pytest
 
 lint: setup
