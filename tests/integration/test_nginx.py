@@ -6,25 +6,15 @@ import collections
 import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.conftest import ROOT
-from tests.servers import binary, free_port, wait_for_port
+from tests.servers import binary, free_port, start_moodline, wait_for_port
 
 pytestmark = pytest.mark.integration
-
-
-def start_instance(model: Path, port: int, name: str) -> subprocess.Popen[bytes]:
-    # The same command the container image runs: `moodline serve`.
-    env = {**os.environ, "MOODLINE_MODEL": str(model), "MOODLINE_INSTANCE_ID": name, "MOODLINE_THREADS": "1"}
-    command = [str(Path(sys.executable).parent / "moodline"), "serve", "--host", "127.0.0.1", "--port", str(port)]
-    return subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-    )
 
 
 def start_nginx(workdir: Path, port: int, upstreams: list[int]) -> subprocess.Popen[bytes]:
@@ -53,11 +43,9 @@ def start_nginx(workdir: Path, port: int, upstreams: list[int]) -> subprocess.Po
 
 
 def test_two_instances_share_traffic_and_survive_one_dying(tiny_onnx_model, tmp_path):
-    if not (Path(sys.executable).parent / "moodline").exists():
-        pytest.skip("moodline is not installed in this environment (make test installs it)")
     binary("nginx")
     ports = [free_port(), free_port()]
-    instances = {name: start_instance(tiny_onnx_model, port, name) for name, port in zip("ab", ports, strict=True)}
+    instances = {name: start_moodline(tiny_onnx_model, port, name) for name, port in zip("ab", ports, strict=True)}
     nginx = None
     try:
         for port in ports:
