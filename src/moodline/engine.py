@@ -29,7 +29,7 @@ import numpy as np
 from .backends import Backend
 from .bucketing import sorted_batches
 from .errors import InvalidInputError, ModelLoadError
-from .model_source import hub_load, require_torch, resolve_local
+from .model_source import hub_load, load_hf_tokenizer, require_torch, resolve_local
 from .prediction import Prediction
 from .tokenization import TextTokenizer, model_max_length, pad_batch
 
@@ -73,7 +73,7 @@ class Engine:
         tokenizer: TextTokenizer,
         info: ModelInfo,
         *,
-        batch_size: int = 64,
+        batch_size: int = 32,
         token_budget: int | None = 16384,
         long_text: LongTextMode = "truncate",
     ) -> None:
@@ -134,11 +134,11 @@ class Engine:
     def _load_transformers(cls, source: str, threads: int | None, max_length: int | None, **options: Any) -> Engine:
         require_torch()
         from tokenizers import Tokenizer
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from transformers import AutoModelForSequenceClassification
 
         from .backends.transformers import TransformersBackend
 
-        hf_tokenizer = hub_load(AutoTokenizer, source)
+        hf_tokenizer = load_hf_tokenizer(source)
         if not getattr(hf_tokenizer, "is_fast", False):
             raise ModelLoadError(f"model {source!r} has no fast tokenizer (tokenizer.json); moodline needs one")
         model = hub_load(AutoModelForSequenceClassification, source)

@@ -30,7 +30,7 @@ import numpy as np
 
 from .engine import METADATA_FILE, Engine
 from .errors import InvalidInputError, ModelLoadError
-from .model_source import hub_load, require_torch, resolve_local
+from .model_source import hub_load, load_hf_tokenizer, require_torch, resolve_local
 from .tokenization import model_max_length
 
 __all__ = ["PROBE_TEXTS", "ExportCheckError", "export_model"]
@@ -107,7 +107,7 @@ def export_model(
     require_torch()
     import torch
     from tokenizers import Tokenizer
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoModelForSequenceClassification
 
     if quantize not in (None, "int8"):
         raise InvalidInputError(f"quantize must be 'int8' or omitted, got {quantize!r}")
@@ -118,7 +118,7 @@ def export_model(
     if local is not None and (local / "model.onnx").is_file():
         raise InvalidInputError(f"{local} is already a moodline ONNX model")
     origin = str(local or source)
-    hf_tokenizer = hub_load(AutoTokenizer, origin)
+    hf_tokenizer = load_hf_tokenizer(origin)
     model = hub_load(AutoModelForSequenceClassification, origin, attn_implementation="eager").eval()
     limit = max_length or (model_max_length(local) if local else min(int(model.config.max_position_embeddings), 512))
     labels = [str(model.config.id2label[i]) for i in range(model.config.num_labels)]
@@ -191,6 +191,7 @@ def export_model(
         (work / METADATA_FILE).write_text(json.dumps(metadata, indent=2))
         if output.exists():
             shutil.rmtree(output)
+        work.chmod(0o755)  # mkdtemp makes it private; a model directory is read by other users (services)
         work.rename(output)
         return report
     finally:
@@ -218,6 +219,9 @@ def _fuse(raw: Path, target: Path, config: Any) -> Path:
     # A fused EmbedLayerNormalization keeps the word-embedding table in fp32 (47 MB for BERT's vocab);
     # unfused, its Gather can be quantized to int8 like the rest.
     options.enable_embed_layer_norm = False
+    # Add + LayerNormalization stays unfused: ONNX Runtime's SkipLayerNormalization CPU kernel is the
+    # slower one (see OnnxBackend, which also keeps the runtime from fusing it back).
+    options.enable_skip_layer_norm = False
     optimized = optimize_model(
         str(raw), model_type=model_type, num_heads=heads, hidden_size=hidden, opt_level=1, optimization_options=options
     )

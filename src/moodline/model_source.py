@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 
 from .errors import MissingDependencyError, ModelLoadError, ModelNotFoundError
 
-__all__ = ["BUNDLED_MODEL_DIR", "BUNDLED_MODEL_NAME", "hub_load", "resolve_local"]
+__all__ = ["BUNDLED_MODEL_DIR", "BUNDLED_MODEL_NAME", "hub_load", "load_hf_tokenizer", "resolve_local"]
 
 BUNDLED_MODEL_NAME = "moodline-sst2-minilm-l6"
 BUNDLED_MODEL_DIR = Path(__file__).parent / "models" / BUNDLED_MODEL_NAME
@@ -91,6 +91,27 @@ def hub_load(loader: Any, name: str, **kwargs: Any) -> Any:
             f"model {name!r} was not found: it is not a local directory, nor in {where}. "
             "Download it where the hub is reachable and pass its directory."
         ) from exc
+
+
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model", "sentencepiece.bpe.model")
+
+
+def has_tokenizer(directory: Path) -> bool:
+    return any((directory / name).is_file() for name in TOKENIZER_FILES)
+
+
+def load_hf_tokenizer(name: str) -> Any:
+    """``AutoTokenizer.from_pretrained`` that refuses a local directory without tokenizer files.
+
+    Without this check transformers builds an empty tokenizer (a handful of special tokens) and
+    every text would be scored as unknown tokens, silently.
+    """
+    from transformers import AutoTokenizer
+
+    directory = Path(name)
+    if directory.is_dir() and not has_tokenizer(directory):
+        raise ModelLoadError(f"{name}: no tokenizer files ({', '.join(TOKENIZER_FILES[:3])}, ...)")
+    return hub_load(AutoTokenizer, name)
 
 
 def require_torch() -> None:

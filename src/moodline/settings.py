@@ -23,7 +23,7 @@ class Settings(BaseSettings):
     long_text: Literal["truncate", "chunk"] = "truncate"
 
     # Dynamic batching
-    max_batch_size: int = Field(64, ge=1, description="Most texts merged into one engine call.")
+    max_batch_size: int = Field(32, ge=1, description="Most texts merged into one engine call.")
     max_latency_ms: float = Field(2.0, ge=0, description="Longest wait for more texts before a batch runs.")
     max_batch_tokens: int = Field(16384, ge=64, description="Token budget (rows x longest) per engine batch.")
     max_queue_size: int = Field(4096, ge=1, description="Texts waiting at most; beyond it requests get 429.")

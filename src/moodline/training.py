@@ -28,7 +28,7 @@ from typing import Any
 from .bucketing import shuffled_bucket_batches, sorted_batches
 from .data import LabelledData, read_labelled, split_holdout
 from .errors import InvalidInputError
-from .model_source import hub_load, require_torch, resolve_local
+from .model_source import hub_load, load_hf_tokenizer, require_torch, resolve_local
 from .progress import progress_bar
 from .tokenization import TextTokenizer, pad_batch
 
@@ -251,12 +251,12 @@ def _load_data(args: TrainingArguments) -> tuple[LabelledData, LabelledData]:
 def _load_model_and_tokenizer(
     args: TrainingArguments, label_names: Sequence[str], staging: Path, checkpoint: Path | None
 ) -> tuple[Any, TextTokenizer]:
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoModelForSequenceClassification
 
     source = checkpoint if checkpoint is not None else resolve_local(args.base_model) or args.base_model
     if checkpoint is None:
         # Save the base tokenizer next to the model so the output directory is self-contained.
-        hub_load(AutoTokenizer, str(source)).save_pretrained(staging / "tokenizer")
+        load_hf_tokenizer(str(source)).save_pretrained(staging / "tokenizer")
         _normalise_tokenizer(staging / "tokenizer" / "tokenizer.json")
     model = hub_load(
         AutoModelForSequenceClassification,
