@@ -83,13 +83,14 @@ class _CaptionParser:
     name = ""
     example = ""
     timings_only_at_block_start = False
+    timing_pattern = _ARROW_TIMING
 
     def claims_timing(self, line: str) -> bool:
         """Whether ``line`` presents itself as a timing line (and is an error if it cannot be read)."""
         return "-->" in line
 
     def read_timing(self, line: str) -> tuple[float, float] | None:
-        match = _ARROW_TIMING.fullmatch(line)
+        match = self.timing_pattern.fullmatch(line)
         if match is None:
             return None
         try:
@@ -243,18 +244,10 @@ class SbvParser(_CaptionParser):
     name = "sbv"
     example = "0:00:01.000,0:00:04.000"
     timings_only_at_block_start = True
+    timing_pattern = _SBV_TIMING
 
     def claims_timing(self, line: str) -> bool:
         return _TIMING_TYPO.match(line) is not None or _SBV_TIMING.fullmatch(line) is not None
-
-    def read_timing(self, line: str) -> tuple[float, float] | None:
-        match = _SBV_TIMING.fullmatch(line)
-        if match is None:
-            return None
-        try:
-            return parse_timestamp(match[1]), parse_timestamp(match[2])
-        except ValueError:
-            return None
 
     def is_cue_id(self, entry: _Entry) -> bool:
         return False
