@@ -197,7 +197,9 @@ Each training epoch takes about 12 minutes on 2 CPU cores. The last command expo
 ## Limits
 
 SST-2 is movie-review sentences: the model is strongest on opinionated English text and has no
-neutral class. Inputs are cut at {meta["max_length"]} tokens unless scored in chunks. The dev set
+neutral class. Outside that domain it can be fooled by words that are negative in reviews: "The
+support team was friendly and fixed my problem quickly." is scored NEGATIVE (0.98); fine-tune on your
+own domain with `moodline train` when that matters. Inputs are cut at {meta["max_length"]} tokens unless scored in chunks. The dev set
 chose the checkpoints (as early stopping does), so the dev figures are slightly optimistic.
 """
     (args.output / "MODEL_CARD.md").write_text(card)

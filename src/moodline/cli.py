@@ -500,8 +500,8 @@ def demo(model: str | None) -> None:
     examples = [
         "It is worth it",
         "It is a waste of time and money",
-        "The support team fixed my problem in five minutes.",
-        "The update broke everything, again.",
+        "Great service, thank you!",
+        "The staff were rude and the room was dirty.",
         "A charming, funny and surprisingly moving film.",
     ]
     for text, prediction in zip(examples, engine.predict(examples), strict=True):
