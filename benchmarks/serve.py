@@ -1,0 +1,260 @@
+"""Benchmark the moodline HTTP server against a typical Flask sentiment server, in one run.
+
+Closed-loop load from ``wrk`` (C, so the load generator takes little of the two cores the servers
+need): N connections each send one SST-2 dev sentence per request, cycling through the dev set, and
+send the next as soon as the answer arrives. For each concurrency level (default 1, 8, 32, 128):
+
+* ``reference``: Flask under Gunicorn (2 sync workers, 1 torch thread each, the usual tutorial
+  setup made fair for 2 cores), calling the Hugging Face pipeline once per request, on a model with
+  the exact DistilBERT-SST2 architecture (random weights, same compute);
+* ``moodline``: ``moodline serve`` (the same command the container runs) with that model exported
+  to int8, prediction cache off so every request is computed;
+* ``moodline bundled``: ``moodline serve`` with the bundled model, cache off.
+
+For each moodline model the engine's own throughput (benchmarks/engine.py's measurement, in a fresh
+process) is printed too, so "serve / engine" shows what the HTTP layer and batching keep of it.
+
+    python benchmarks/serve.py                      # ~3 minutes
+    python benchmarks/serve.py --duration 5 --concurrency 1,32
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import engine as engine_bench  # benchmarks/engine.py: model builders and the engine measurement
+
+REFERENCE_APP = """
+import os
+import torch
+from flask import Flask, jsonify, request
+from transformers import pipeline
+
+torch.set_num_threads(1)
+classify = pipeline("sentiment-analysis", model=os.environ["REFERENCE_MODEL"], device="cpu")
+app = Flask(__name__)
+
+
+@app.post("/predict")
+def predict():
+    return jsonify(classify(request.get_json()["text"])[0])
+"""
+
+WRK_SCRIPT = """
+local bodies = {}
+for line in io.lines(os.getenv("BODIES")) do bodies[#bodies + 1] = line end
+local counter = 0
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  counter = counter + 1
+  return wrk.format(nil, nil, nil, bodies[(counter % #bodies) + 1])
+end
+"""
+
+
+@dataclass
+class Point:
+    server: str
+    concurrency: int
+    sentences_per_s: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    vs_reference: float | None = None
+    vs_engine: float | None = None
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_ready(port: int, path: str, timeout: float = 120.0) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            body = json.dumps({"text": "warm up"}).encode() if path == "/predict" else None
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}{path}", data=body, headers={"Content-Type": "application/json"}
+            )
+            with urllib.request.urlopen(request, timeout=5) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"error: the server on port {port} did not become ready")
+
+
+def start(command: list[str], env: dict[str, str], cwd: Path | None = None) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        command,
+        env={**os.environ, **env},
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def run_wrk(port: int, concurrency: int, duration: int, bodies: Path, script: Path) -> tuple[float, float, float, int]:
+    command = [
+        "wrk",
+        "-t1",
+        f"-c{concurrency}",
+        f"-d{duration}s",
+        "--latency",
+        "--timeout",
+        "10s",
+        "-s",
+        str(script),
+        f"http://127.0.0.1:{port}/predict",
+    ]
+    out = subprocess.run(
+        command, capture_output=True, text=True, env={**os.environ, "BODIES": str(bodies)}, check=True
+    ).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _latency_ms(out, "50%")
+    p99 = _latency_ms(out, "99%")
+    errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if socket_errors:
+        errors += sum(int(n) for n in socket_errors.groups())
+    return rate, p50, p99, errors
+
+
+def _latency_ms(out: str, percentile: str) -> float:
+    value, unit = re.search(rf"\s{re.escape(percentile)}\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def measure_server(
+    name: str, process: subprocess.Popen[bytes], port: int, levels: list[int], duration: int, bodies: Path, script: Path
+) -> list[Point]:
+    try:
+        wait_ready(port, "/predict")
+        run_wrk(port, max(levels), 2, bodies, script)  # warm-up: thread pools, allocator, caches
+        points = []
+        for concurrency in levels:
+            engine_bench.progress(f"{name}: {concurrency} clients")
+            points.append(Point(name, concurrency, *run_wrk(port, concurrency, duration, bodies, script)))
+        return points
+    finally:
+        stop(process)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=engine_bench.DEFAULT_DATA)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per concurrency level")
+    parser.add_argument("--concurrency", default="1,8,32,128", help="comma-separated client counts")
+    parser.add_argument("--workers", type=int, default=1, help="moodline Gunicorn workers")
+    parser.add_argument("--threads", type=int, default=None, help="inference threads per moodline worker")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("error: wrk is not installed (Debian package 'wrk')")
+    levels = [int(c) for c in args.concurrency.split(",")]
+    sentences = engine_bench.load_sentences(args.data, None)
+    moodline = Path(sys.executable).parent / "moodline"
+    common = {"MOODLINE_CACHE_SIZE": "0", "TOKENIZERS_PARALLELISM": "false", "MOODLINE_WORKERS": str(args.workers)}
+    if args.threads:
+        common["MOODLINE_THREADS"] = str(args.threads)
+
+    with tempfile.TemporaryDirectory(prefix="moodline-serve-bench-") as tmp:
+        work = Path(tmp)
+        bodies, script = work / "bodies.jsonl", work / "post.lua"
+        bodies.write_text("\n".join(json.dumps({"text": s}) for s in sentences) + "\n")
+        script.write_text(WRK_SCRIPT)
+        engine_bench.progress("building the DistilBERT-shaped model and its int8 export")
+        hf_dir, _, int8_dir = engine_bench.in_fresh_process(engine_bench.prepare_models, work, None, 2, 32)
+        (work / "reference_app.py").write_text(REFERENCE_APP)
+
+        points: list[Point] = []
+        port = free_port()
+        reference = start(
+            [
+                str(Path(sys.executable).parent / "gunicorn"),
+                "-w",
+                "2",
+                "-b",
+                f"127.0.0.1:{port}",
+                "--timeout",
+                "120",
+                "reference_app:app",
+            ],
+            {"REFERENCE_MODEL": str(hf_dir)},
+            cwd=work,
+        )
+        points += measure_server("reference", reference, port, levels, args.duration, bodies, script)
+        for name, model in (("moodline", str(int8_dir)), ("moodline bundled", "bundled")):
+            port = free_port()
+            server = start([str(moodline), "serve", "--port", str(port)], {**common, "MOODLINE_MODEL": model})
+            points += measure_server(name, server, port, levels, args.duration, bodies, script)
+
+        engine_bench.progress("engine throughput for the same models")
+        engine_rate = {
+            "moodline": engine_bench.in_fresh_process(
+                engine_bench.time_engine_row, "int8", int8_dir, 2, 32, sentences, 50, 3
+            ).sentences_per_s,
+            "moodline bundled": engine_bench.in_fresh_process(
+                engine_bench.time_engine_row, "bundled", None, 2, 32, sentences, 50, 3
+            ).sentences_per_s,
+        }
+    reference_rate = {p.concurrency: p.sentences_per_s for p in points if p.server == "reference"}
+    for point in points:
+        if point.server != "reference":
+            point.vs_reference = point.sentences_per_s / reference_rate[point.concurrency]
+            point.vs_engine = point.sentences_per_s / engine_rate[point.server]
+    if args.json:
+        print(json.dumps({"engine_sentences_per_s": engine_rate, "points": [asdict(p) for p in points]}, indent=2))
+        return 0
+    print(
+        f"{len(sentences)} SST-2 dev sentences, one per request, {args.duration}s per level, wrk closed loop; "
+        f"moodline: {args.workers} worker(s), {args.threads or os.cpu_count()} inference thread(s) each"
+    )
+    print(
+        f"engine alone: moodline (DistilBERT int8) {engine_rate['moodline']:.0f}/s, "
+        f"bundled {engine_rate['moodline bundled']:.0f}/s\n"
+    )
+    header = (
+        f"{'server':<18}{'clients':>8}{'sent/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'vs ref':>8}"
+        f"{'vs engine':>10}"
+    )
+    print(header + "\n" + "-" * len(header))
+    for p in points:
+        ref = f"{p.vs_reference:.2f}x" if p.vs_reference else "1.00x"
+        eng = f"{p.vs_engine:.0%}" if p.vs_engine else ""
+        print(
+            f"{p.server:<18}{p.concurrency:>8}{p.sentences_per_s:>9.1f}{p.p50_ms:>9.2f}{p.p99_ms:>9.2f}"
+            f"{p.errors:>8}{ref:>8}{eng:>10}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
