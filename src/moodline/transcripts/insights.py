@@ -1,0 +1,326 @@
+"""Conversation insights: how sentiment moves through a transcript, per speaker and over time.
+
+Example::
+
+    from moodline import Engine
+    from moodline.three_way import ThreeWayScorer
+    from moodline.transcripts import read_transcript
+    from moodline.transcripts.insights import analyse
+
+    insights = analyse(read_transcript("call.vtt"), ThreeWayScorer(Engine.load()), window=5)
+    insights.summary.mean_sentiment, insights.turning_points[0].quote
+
+Sentiment scores are signed, in ``[-1, 1]`` (see :mod:`moodline.three_way`); labels are ``negative``,
+``neutral`` or ``positive``. Times are seconds from the source, ``null`` where it has none.
+
+JSON schema of :meth:`ConversationInsights.to_dict`::
+
+    source            str     the transcript's source name
+    format            str     the format it was read from
+    window            int     utterances in each rolling average
+    summary           object
+        utterances, turns, speakers     int
+        mean_sentiment                  float   mean over utterances
+        label_shares                    {negative, neutral, positive: float}, summing to 1
+        start, end, duration            float | null   first start, last end, end - start (seconds)
+        talk_share_basis                "time" | "words"
+    speakers          list, in order of first appearance, of
+        speaker                         str
+        turns, utterances, words        int
+        talk_time                       float | null   seconds spoken (null when shares are by words)
+        talk_share                      float   share of talk time, or of words; sums to 1 over speakers
+        mean_sentiment                  float
+        label_shares                    {negative, neutral, positive: float}
+        trajectory                      {first_third, last_third, delta: float}   mean sentiment of the
+                                        speaker's first and last third of utterances, and last - first
+    utterances        list, in conversation order, of
+        position, turn_index            int
+        speaker, text, label            str
+        start, end                      float | null
+        sentiment                       float
+    timeline          object
+        overall                         list[float], one per utterance: trailing rolling mean sentiment
+        per_speaker                     {speaker: {positions: list[int], values: list[float]}}: the rolling
+                                        mean over that speaker's own utterances, at their positions
+    turning_points    list of
+        position                        int     the utterance where the rolling overall sentiment turned
+        kinds                           list of "sign_change" | "sharp_drop"
+        before, after, change           float   rolling overall sentiment before, at, and after - before
+        speaker, quote                  str
+        start                           float | null
+    most_negative, most_positive   lists (at most ``top`` each; only utterances below / above 0) of
+        position                        int
+        speaker, quote, label           str
+        start, end                      float | null
+        sentiment                       float
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import InvalidInputError
+from ..three_way import THREE_WAY_LABELS, ThreeWayScorer
+from .model import Transcript, Turn, Utterance
+
+__all__ = [
+    "ConversationInsights",
+    "ConversationSummary",
+    "KeyMoment",
+    "RollingSeries",
+    "SpeakerInsights",
+    "Timeline",
+    "Trajectory",
+    "TurningPoint",
+    "UtteranceSentiment",
+    "analyse",
+]
+
+DROP_THRESHOLD = 0.3
+
+
+@dataclass(frozen=True)
+class UtteranceSentiment:
+    position: int
+    turn_index: int
+    speaker: str
+    text: str
+    start: float | None
+    end: float | None
+    label: str
+    sentiment: float
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    first_third: float
+    last_third: float
+    delta: float
+
+
+@dataclass(frozen=True)
+class SpeakerInsights:
+    speaker: str
+    turns: int
+    utterances: int
+    words: int
+    talk_time: float | None
+    talk_share: float
+    mean_sentiment: float
+    label_shares: dict[str, float]
+    trajectory: Trajectory
+
+
+@dataclass(frozen=True)
+class RollingSeries:
+    positions: list[int]
+    values: list[float]
+
+
+@dataclass(frozen=True)
+class Timeline:
+    overall: list[float]
+    per_speaker: dict[str, RollingSeries]
+
+
+@dataclass(frozen=True)
+class TurningPoint:
+    position: int
+    kinds: list[str]
+    before: float
+    after: float
+    change: float
+    speaker: str
+    quote: str
+    start: float | None
+
+
+@dataclass(frozen=True)
+class KeyMoment:
+    position: int
+    speaker: str
+    quote: str
+    label: str
+    start: float | None
+    end: float | None
+    sentiment: float
+
+
+@dataclass(frozen=True)
+class ConversationSummary:
+    utterances: int
+    turns: int
+    speakers: int
+    mean_sentiment: float
+    label_shares: dict[str, float]
+    start: float | None
+    end: float | None
+    duration: float | None
+    talk_share_basis: str
+
+
+@dataclass(frozen=True)
+class ConversationInsights:
+    """Everything :func:`analyse` finds; ``to_dict()`` follows the schema in the module docstring."""
+
+    source: str
+    format: str
+    window: int
+    summary: ConversationSummary
+    speakers: list[SpeakerInsights]
+    utterances: list[UtteranceSentiment]
+    timeline: Timeline
+    turning_points: list[TurningPoint]
+    most_negative: list[KeyMoment]
+    most_positive: list[KeyMoment]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def analyse(
+    transcript: Transcript,
+    scorer: ThreeWayScorer,
+    *,
+    window: int = 5,
+    max_chars: int | None = 300,
+    drop_threshold: float = DROP_THRESHOLD,
+    top: int = 3,
+) -> ConversationInsights:
+    """Score every utterance of ``transcript`` and summarise sentiment per speaker and over time.
+
+    Rolling averages are trailing means over the last ``window`` utterances (fewer at the start). A
+    turning point is an utterance where the rolling overall sentiment changes sign, or falls by more than
+    ``drop_threshold`` from the previous utterance's value.
+
+    Example::
+
+        insights = analyse(transcript, ThreeWayScorer(Engine.load()))
+        json.dumps(insights.to_dict())
+    """
+    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+        raise InvalidInputError(f"window must be a positive number of utterances, got {window!r}")
+    if isinstance(top, bool) or not isinstance(top, int) or top < 0:
+        raise InvalidInputError(f"top must be a non-negative number of moments, got {top!r}")
+    if not drop_threshold > 0:
+        raise InvalidInputError(f"drop_threshold must be positive, got {drop_threshold!r}")
+    pieces = transcript.utterances(max_chars=max_chars)
+    if not pieces:
+        raise InvalidInputError(f"{transcript.source}: the transcript has no utterances to analyse")
+    predictions = scorer.score([u.text for u in pieces])
+    utterances = [
+        UtteranceSentiment(u.position, u.turn_index, u.speaker, u.text, u.start, u.end, p.label, p.sentiment)
+        for u, p in zip(pieces, predictions, strict=True)
+    ]
+    turns = transcript.turns()
+    sentiment = np.array([u.sentiment for u in utterances])
+    overall = _rolling(sentiment, window)
+    per_speaker = {}
+    for name in transcript.speakers():
+        positions = [u.position for u in utterances if u.speaker == name]
+        per_speaker[name] = RollingSeries(positions, _rolling(sentiment[positions], window))
+    return ConversationInsights(
+        source=transcript.source,
+        format=transcript.format,
+        window=window,
+        summary=_summary(utterances, turns),
+        speakers=_speakers(transcript.speakers(), utterances, turns),
+        utterances=utterances,
+        timeline=Timeline(overall, per_speaker),
+        turning_points=_turning_points(overall, pieces, drop_threshold),
+        most_negative=[_moment(utterances[i]) for i in np.argsort(sentiment, kind="stable")[:top] if sentiment[i] < 0],
+        most_positive=[_moment(utterances[i]) for i in np.argsort(-sentiment, kind="stable")[:top] if sentiment[i] > 0],
+    )
+
+
+def _rolling(values: np.ndarray, window: int) -> list[float]:
+    sums = np.cumsum(np.insert(values.astype(np.float64), 0, 0.0))
+    ends = np.arange(1, len(values) + 1)
+    starts = np.maximum(ends - window, 0)
+    means: np.ndarray = (sums[ends] - sums[starts]) / (ends - starts)
+    return [float(v) for v in means]
+
+
+def _shares(labels: Sequence[str]) -> dict[str, float]:
+    return {name: sum(label == name for label in labels) / len(labels) for name in THREE_WAY_LABELS}
+
+
+def _talk_times(turns: Sequence[Turn]) -> dict[str, float] | None:
+    """Seconds spoken per speaker, or None unless every turn has a start and an end and some time passes."""
+    if any(t.start is None or t.end is None for t in turns):
+        return None
+    times: dict[str, float] = {}
+    for turn in turns:
+        assert turn.start is not None and turn.end is not None
+        times[turn.speaker] = times.get(turn.speaker, 0.0) + max(turn.end - turn.start, 0.0)
+    return times if sum(times.values()) > 0 else None
+
+
+def _speakers(
+    names: Sequence[str], utterances: Sequence[UtteranceSentiment], turns: Sequence[Turn]
+) -> list[SpeakerInsights]:
+    words = {name: sum(len(t.text.split()) for t in turns if t.speaker == name) for name in names}
+    times = _talk_times(turns)
+    basis = times if times is not None else {name: float(count) for name, count in words.items()}
+    total = sum(basis.values())
+    result = []
+    for name in names:
+        own = [u for u in utterances if u.speaker == name]
+        scores = [u.sentiment for u in own]
+        third = max(1, round(len(own) / 3))
+        first, last = float(np.mean(scores[:third])), float(np.mean(scores[-third:]))
+        result.append(
+            SpeakerInsights(
+                speaker=name,
+                turns=sum(t.speaker == name for t in turns),
+                utterances=len(own),
+                words=words[name],
+                talk_time=times.get(name, 0.0) if times is not None else None,
+                talk_share=basis.get(name, 0.0) / total if total else 1.0 / len(names),
+                mean_sentiment=float(np.mean(scores)),
+                label_shares=_shares([u.label for u in own]),
+                trajectory=Trajectory(first, last, last - first),
+            )
+        )
+    return result
+
+
+def _summary(utterances: Sequence[UtteranceSentiment], turns: Sequence[Turn]) -> ConversationSummary:
+    starts = [u.start for u in utterances if u.start is not None]
+    ends = [u.end for u in utterances if u.end is not None]
+    start = min(starts) if starts else None
+    end = max(ends) if ends else None
+    return ConversationSummary(
+        utterances=len(utterances),
+        turns=len(turns),
+        speakers=len({u.speaker for u in utterances}),
+        mean_sentiment=float(np.mean([u.sentiment for u in utterances])),
+        label_shares=_shares([u.label for u in utterances]),
+        start=start,
+        end=end,
+        duration=end - start if start is not None and end is not None else None,
+        talk_share_basis="time" if _talk_times(turns) is not None else "words",
+    )
+
+
+def _turning_points(rolling: Sequence[float], pieces: Sequence[Utterance], drop_threshold: float) -> list[TurningPoint]:
+    points = []
+    for i in range(1, len(rolling)):
+        before, after = rolling[i - 1], rolling[i]
+        kinds = []
+        if before * after < 0:
+            kinds.append("sign_change")
+        if after - before < -drop_threshold:
+            kinds.append("sharp_drop")
+        if kinds:
+            u = pieces[i]
+            points.append(TurningPoint(u.position, kinds, before, after, after - before, u.speaker, u.text, u.start))
+    return points
+
+
+def _moment(u: UtteranceSentiment) -> KeyMoment:
+    return KeyMoment(u.position, u.speaker, u.text, u.label, u.start, u.end, u.sentiment)
