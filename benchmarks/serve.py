@@ -172,7 +172,7 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=engine_bench.DEFAULT_DATA)
     parser.add_argument("--duration", type=int, default=10, help="seconds per concurrency level")
     parser.add_argument("--concurrency", default="1,8,32,128", help="comma-separated client counts")
-    parser.add_argument("--workers", type=int, default=1, help="moodline Gunicorn workers")
+    parser.add_argument("--workers", type=int, default=None, help="moodline Gunicorn workers (default: its own)")
     parser.add_argument("--threads", type=int, default=None, help="inference threads per moodline worker")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -181,7 +181,9 @@ def main() -> int:
     levels = [int(c) for c in args.concurrency.split(",")]
     sentences = engine_bench.load_sentences(args.data, None)
     moodline = Path(sys.executable).parent / "moodline"
-    common = {"MOODLINE_CACHE_SIZE": "0", "TOKENIZERS_PARALLELISM": "false", "MOODLINE_WORKERS": str(args.workers)}
+    common = {"MOODLINE_CACHE_SIZE": "0", "TOKENIZERS_PARALLELISM": "false"}
+    if args.workers:
+        common["MOODLINE_WORKERS"] = str(args.workers)
     if args.threads:
         common["MOODLINE_THREADS"] = str(args.threads)
 
@@ -235,7 +237,7 @@ def main() -> int:
         return 0
     print(
         f"{len(sentences)} SST-2 dev sentences, one per request, {args.duration}s per level, wrk closed loop; "
-        f"moodline: {args.workers} worker(s), {args.threads or os.cpu_count()} inference thread(s) each"
+        f"moodline: {args.workers or 'default'} worker(s), {args.threads or 'default'} inference thread(s) each"
     )
     print(
         f"engine alone: moodline (DistilBERT int8) {engine_rate['moodline']:.0f}/s, "

@@ -85,7 +85,13 @@ def start_moodline(model: Path, port: int, name: str = "test", **settings: str) 
     script = Path(sys.executable).parent / "moodline"
     if not script.exists():
         pytest.skip("moodline is not installed in this environment (make test installs it)")
-    env = {**os.environ, "MOODLINE_MODEL": str(model), "MOODLINE_INSTANCE_ID": name, "MOODLINE_THREADS": "1"}
+    env = {
+        **os.environ,
+        "MOODLINE_MODEL": str(model),
+        "MOODLINE_INSTANCE_ID": name,
+        "MOODLINE_THREADS": "1",
+        "MOODLINE_WORKERS": "1",
+    }
     env.update({f"MOODLINE_{key.upper()}": value for key, value in settings.items()})
     command = [str(script), "serve", "--host", "127.0.0.1", "--port", str(port)]
     return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)

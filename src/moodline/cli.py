@@ -441,7 +441,7 @@ def info(model: str | None, backend: str, threads: int | None) -> None:
 @main.command(context_settings=CONTEXT)
 @click.option("--host", default=None, help="Address to bind (default 127.0.0.1, or MOODLINE_HOST).")
 @click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port (default 8000, or MOODLINE_PORT).")
-@click.option("--workers", type=click.IntRange(min=1), default=None, help="Gunicorn workers (default 1).")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Gunicorn workers (default: one per core).")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="Inference threads per worker.")
 @click.option("--model", "-m", default=None, help=model_help)
 @click.option("--api-key", "api_keys", multiple=True, help="Require this bearer key (repeatable).")

@@ -100,20 +100,26 @@ class Engine:
         backend: BackendName = "auto",
         threads: int | None = None,
         max_length: int | None = None,
+        spinning: bool = True,
         **options: Any,
     ) -> Engine:
-        """Load ``model`` (default: the bundled one) from a directory or, for transformers, a hub id."""
+        """Load ``model`` (default: the bundled one) from a directory or, for transformers, a hub id.
+
+        ``spinning=False`` makes idle ONNX Runtime threads sleep instead of spin (what a server wants).
+        """
         directory = resolve_local(model)
         if backend == "onnx" or (backend == "auto" and directory is not None and (directory / "model.onnx").is_file()):
             if directory is None or not (directory / "model.onnx").is_file():
                 raise ModelLoadError(f"model {str(model)!r} has no model.onnx; convert it with 'moodline export'")
-            return cls._load_onnx(directory, threads, max_length, **options)
+            return cls._load_onnx(directory, threads, max_length, spinning, **options)
         if backend not in ("auto", "transformers"):
             raise InvalidInputError(f"unknown backend {backend!r}; choose auto, onnx or transformers")
         return cls._load_transformers(str(directory or model), threads, max_length, **options)
 
     @classmethod
-    def _load_onnx(cls, directory: Path, threads: int | None, max_length: int | None, **options: Any) -> Engine:
+    def _load_onnx(
+        cls, directory: Path, threads: int | None, max_length: int | None, spinning: bool = True, **options: Any
+    ) -> Engine:
         from .backends.onnx import OnnxBackend
 
         meta = load_metadata(directory)
@@ -128,7 +134,7 @@ class Engine:
             quantization=meta.get("quantization"),
             path=str(directory),
         )
-        return cls(OnnxBackend(directory / "model.onnx", threads), tokenizer, info, **options)
+        return cls(OnnxBackend(directory / "model.onnx", threads, spinning), tokenizer, info, **options)
 
     @classmethod
     def _load_transformers(cls, source: str, threads: int | None, max_length: int | None, **options: Any) -> Engine:

@@ -14,7 +14,7 @@ _host = os.environ.get("MOODLINE_HOST", "127.0.0.1")
 _port = os.environ.get("MOODLINE_PORT", "8000")
 
 bind = [f"[{_host}]:{_port}" if ":" in _host else f"{_host}:{_port}"]
-workers = int(os.environ.get("MOODLINE_WORKERS", "1"))
+workers = int(os.environ.get("MOODLINE_WORKERS") or os.cpu_count() or 1)
 worker_class = "uvicorn.workers.UvicornWorker"
 # Model loading can take a few seconds per worker; heartbeats are not blocked by inference
 # (it runs in a thread), so a modest timeout still catches a truly stuck worker.

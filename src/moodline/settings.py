@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
@@ -19,13 +20,20 @@ class Settings(BaseSettings):
     # Model
     model: str | None = Field(None, description="Model directory or hub id; unset means the bundled model.")
     backend: Literal["auto", "onnx", "transformers"] = "auto"
-    threads: int | None = Field(None, ge=1, description="Inference threads (default: all cores).")
+    threads: int | None = Field(
+        None, ge=1, description="Inference threads per worker (default: the cores divided among the workers)."
+    )
     long_text: Literal["truncate", "chunk"] = "truncate"
+    ort_spinning: bool = Field(False, description="Let idle ONNX Runtime threads spin (faster batches, busier cores).")
 
     # Dynamic batching
     max_batch_size: int = Field(32, ge=1, description="Most texts merged into one engine call.")
     max_latency_ms: float = Field(2.0, ge=0, description="Longest wait for more texts before a batch runs.")
     max_batch_tokens: int = Field(16384, ge=64, description="Token budget (rows x longest) per engine batch.")
+    # Requests arrive with random lengths; padding 16-32 of them to the longest nearly doubles the work
+    # on SST-2-like traffic. Sorting a merged batch by length and running it in padded calls of 8 was
+    # measured fastest (benchmarks/serve.py).
+    engine_batch_size: int = Field(8, ge=1, description="Rows per padded engine call within a merged batch.")
     max_queue_size: int = Field(4096, ge=1, description="Texts waiting at most; beyond it requests get 429.")
     request_timeout_s: float = Field(10.0, gt=0, description="A request still queued after this gets 503.")
 
@@ -48,7 +56,12 @@ class Settings(BaseSettings):
     # Server
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
-    workers: int = Field(1, ge=1)
+    # One worker per core with one inference thread each beat one worker with every core by ~35% at
+    # 32 clients (benchmarks/serve.py): the event loop and a 2-thread ONNX Runtime pool contend otherwise.
+    workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+
+    def inference_threads(self) -> int:
+        return self.threads or max(1, (os.cpu_count() or 1) // self.workers)
 
     @field_validator("api_keys", mode="before")
     @classmethod

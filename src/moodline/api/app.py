@@ -42,9 +42,10 @@ def load_engine(settings: Settings) -> Engine:
     return Engine.load(
         settings.model,
         backend=settings.backend,
-        threads=settings.threads,
+        threads=settings.inference_threads(),
+        spinning=settings.ort_spinning,
         long_text=settings.long_text,
-        batch_size=settings.max_batch_size,
+        batch_size=settings.engine_batch_size,
         token_budget=settings.max_batch_tokens,
     )
 

@@ -46,14 +46,16 @@ def get_state(request: Request) -> ServerState:
     return state
 
 
-def ready_state(request: Request) -> ServerState:
+# Dependencies are async on purpose: FastAPI runs plain ``def`` dependencies in a thread pool, which
+# costs every request two thread hand-offs for a few attribute lookups.
+async def ready_state(request: Request) -> ServerState:
     state = get_state(request)
     if not state.ready:
         raise ApiError(503, "the model is still loading", "not_ready")
     return state
 
 
-def require_api_key(request: Request) -> None:
+async def require_api_key(request: Request) -> None:
     keys = get_state(request).settings.api_keys
     if not keys:
         return
