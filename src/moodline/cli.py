@@ -114,6 +114,7 @@ def _checked_texts(texts: Sequence[str]) -> list[str]:
     show_default=True,
     help="Texts longer than the model maximum: keep the start, or score every window and average.",
 )
+@click.option("--three-way", is_flag=True, help="negative / neutral / positive (neutral band for binary models).")
 @click.option("--url", default=None, help="Ask a running moodline server instead of loading a model.")
 @click.option("--api-key", envvar="MOODLINE_API_KEY", default=None, help="Bearer key for --url (or MOODLINE_API_KEY).")
 @_engine_options
@@ -122,6 +123,7 @@ def predict(
     model: str | None,
     as_json: bool,
     long_text: str,
+    three_way: bool,
     url: str | None,
     api_key: str | None,
     backend: str,
@@ -139,6 +141,9 @@ def predict(
     items = _checked_texts(texts) if texts else _stdin_texts()
     if not items:
         raise InvalidInputError("stdin held no non-empty lines")
+    if three_way:
+        _predict_three_way(items, as_json, _load_engine(model, backend, threads, long_text=long_text), url)
+        return
     if url is not None:
         predictions = _predict_remote(url, api_key, items, long_text)
     else:
@@ -149,6 +154,18 @@ def predict(
         else:
             note = "  (truncated: use --long-text chunk to read it all)" if prediction.truncated else ""
             click.echo(f"{prediction.label:<10} {prediction.score:.3f}  {_shorten(text)}{note}")
+
+
+def _predict_three_way(texts: list[str], as_json: bool, engine: Any, url: str | None) -> None:
+    from .three_way import ThreeWayScorer
+
+    if url is not None:
+        raise click.UsageError("--three-way scores locally; it cannot be combined with --url")
+    for text, result in zip(texts, ThreeWayScorer(engine).score(texts), strict=True):
+        if as_json:
+            click.echo(json.dumps({"text": text, **result.to_dict()}, ensure_ascii=False))
+        else:
+            click.echo(f"{result.label:<10} {result.sentiment:+.3f}  {_shorten(text)}")
 
 
 def _predict_remote(url: str, api_key: str | None, texts: list[str], long_text: str) -> list[Any]:
@@ -167,6 +184,85 @@ def _predict_remote(url: str, api_key: str | None, texts: list[str], long_text: 
 def _shorten(text: str, width: int = 70) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--format", "transcript_format", default=None, help="vtt, srt, sbv, otter, plain, json or csv (default: detected)."
+)
+@click.option("--model", "-m", default=None, help=model_help)
+@click.option(
+    "--window", type=click.IntRange(min=1), default=5, show_default=True, help="Utterances per rolling average."
+)
+@click.option(
+    "--json",
+    "json_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the full insights as JSON here.",
+)
+@click.option(
+    "--csv",
+    "csv_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the scored utterances as CSV here.",
+)
+def transcript(
+    file: Path,
+    transcript_format: str | None,
+    model: str | None,
+    window: int,
+    json_out: Path | None,
+    csv_out: Path | None,
+) -> None:
+    """Analyse a meeting, interview or call transcript: sentiment per utterance, per speaker, over time.
+
+    \b
+    Example:
+      moodline transcript call.vtt --json call.json --csv call.csv
+    """
+    import csv
+    import io
+
+    from .atomic import write_atomically
+    from .engine import Engine
+    from .three_way import ThreeWayScorer
+    from .transcripts import read_transcript
+    from .transcripts.insights import analyse
+
+    conversation = read_transcript(file, format=transcript_format)
+    insights = analyse(conversation, ThreeWayScorer(Engine.load(model)), window=window).to_dict()
+    if json_out is not None:
+        write_atomically(json_out, json.dumps(insights, indent=2, ensure_ascii=False) + "\n")
+    if csv_out is not None:
+        buffer = io.StringIO()
+        columns = ["position", "turn_index", "speaker", "start", "end", "label", "sentiment", "text"]
+        writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(insights["utterances"])
+        write_atomically(csv_out, buffer.getvalue())
+    summary = insights["summary"]
+    click.echo(
+        f"{file.name} ({insights['format']}): {summary['utterances']} utterances, {summary['turns']} turns, "
+        f"{summary['speakers']} speakers, mean sentiment {summary['mean_sentiment']:+.2f}\n"
+    )
+    click.echo(f"{'speaker':<20}{'turns':>6}{'talk':>7}{'mean':>7}{'neg':>6}{'neu':>6}{'pos':>6}{'trend':>7}")
+    for row in insights["speakers"]:
+        shares = row["label_shares"]
+        click.echo(
+            f"{row['speaker'][:19]:<20}{row['turns']:>6}{row['talk_share']:>7.0%}{row['mean_sentiment']:>+7.2f}"
+            f"{shares['negative']:>6.0%}{shares['neutral']:>6.0%}{shares['positive']:>6.0%}"
+            f"{row['trajectory']['delta']:>+7.2f}"
+        )
+    for title, key in (("most negative", "most_negative"), ("most positive", "most_positive")):
+        for moment in insights[key][:1]:
+            when = f" at {moment['start']:.0f}s" if moment["start"] is not None else ""
+            click.echo(f'\n{title}: {moment["speaker"]}{when}: "{_shorten(moment["quote"], 90)}"')
+    for path in (json_out, csv_out):
+        if path is not None:
+            click.echo(f"wrote {path}")
 
 
 @main.command(context_settings=CONTEXT)

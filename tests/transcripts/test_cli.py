@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from moodline.cli import main
+
+SAMPLES = Path(__file__).parent / "samples"
+
+
+def test_transcript_writes_json_and_csv(tmp_path):
+    out_json, out_csv = tmp_path / "call.json", tmp_path / "call.csv"
+    result = CliRunner().invoke(
+        main, ["transcript", str(SAMPLES / "zoom_customer_call.vtt"), "--json", str(out_json), "--csv", str(out_csv)]
+    )
+    assert result.exit_code == 0, result.output
+    insights = json.loads(out_json.read_text())
+    assert insights["format"] == "vtt" and insights["summary"]["speakers"] == len(insights["speakers"]) == 3
+    rows = list(csv.DictReader(out_csv.open()))
+    assert len(rows) == insights["summary"]["utterances"]
+    assert [r["text"] for r in rows] == [u["text"] for u in insights["utterances"]]
+    assert {r["label"] for r in rows} <= {"negative", "neutral", "positive"}
+    for speaker in insights["speakers"]:
+        assert speaker["speaker"] in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["call.csv", "call.json"]  # no temporary files left
+
+
+def test_transcript_errors_are_clean_and_write_nothing(tmp_path):
+    broken = tmp_path / "broken.vtt"
+    broken.write_text("WEBVTT\n\n1\n00:00:0x.000 --> 00:00:06.000\nAlex: hello\n")
+    result = CliRunner().invoke(main, ["transcript", str(broken), "--json", str(tmp_path / "out.json")])
+    assert result.exit_code == 1 and "line 4" in result.output and "Traceback" not in result.output
+    missing = CliRunner().invoke(main, ["transcript", str(tmp_path / "nope.vtt")])
+    assert missing.exit_code == 1 and "no such file" in missing.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.vtt"]
+
+
+def test_predict_three_way():
+    result = CliRunner().invoke(main, ["predict", "--three-way", "--json", "I love it", "This is awful"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.output.splitlines()]
+    assert [r["label"] for r in rows] == ["positive", "negative"]
+    assert rows[0]["sentiment"] > 0 > rows[1]["sentiment"]
+    refused = CliRunner().invoke(main, ["predict", "--three-way", "--url", "http://127.0.0.1:9", "x"])
+    assert refused.exit_code == 2
