@@ -156,6 +156,33 @@ def predict(
             click.echo(f"{prediction.label:<10} {prediction.score:.3f}  {_shorten(text)}{note}")
 
 
+def _evaluate_three_way(engine: Any, data: Any, as_json: bool) -> None:
+    from .three_way import ThreeWayScorer, evaluate_three_way
+
+    report = evaluate_three_way(ThreeWayScorer(engine), data)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    band = report["band"]
+    click.echo(
+        f"examples     {report['examples']}"
+        + (f"  (neutral band {band['low']:.2f}-{band['high']:.2f})" if band else "")
+    )
+    click.echo(
+        f"macro-F1     {report['macro_f1']:.4f}   always binary {report['baselines']['always_binary']['macro_f1']:.4f}"
+        f"   always neutral {report['baselines']['always_neutral']['macro_f1']:.4f}"
+    )
+    click.echo(f"accuracy     {report['accuracy']:.4f}")
+    click.echo(f"\n{'label':<12}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}")
+    for label, row in report["per_class"].items():
+        click.echo(f"{label:<12}{row['precision']:>10.4f}{row['recall']:>10.4f}{row['f1']:>10.4f}{row['support']:>10}")
+    labels, matrix = report["confusion_matrix"]["labels"], report["confusion_matrix"]["matrix"]
+    click.echo("\nconfusion (rows true, columns predicted)")
+    click.echo(" " * 12 + "".join(f"{label:>10}" for label in labels))
+    for label, row in zip(labels, matrix, strict=True):
+        click.echo(f"{label:<12}" + "".join(f"{value:>10}" for value in row))
+
+
 def _predict_three_way(texts: list[str], as_json: bool, engine: Any, url: str | None) -> None:
     from .three_way import ThreeWayScorer
 
@@ -292,6 +319,7 @@ def transcript(
     help="Write confusion_matrix.png and reliability.png here.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
+@click.option("--three-way", is_flag=True, help="Score negative / neutral / positive; labels must name those three.")
 @_engine_options
 def evaluate(
     model: str | None,
@@ -302,6 +330,7 @@ def evaluate(
     limit: int | None,
     plots_dir: Path | None,
     as_json: bool,
+    three_way: bool,
     backend: str,
     threads: int | None,
 ) -> None:
@@ -310,11 +339,20 @@ def evaluate(
     \b
     Example:
       moodline evaluate --data ../shared/data/sst2/dev.tsv --json
+      moodline evaluate --three-way --data ../shared/data/meld/dev_sent_emo.csv \\
+        --text-column Utterance --label-column Sentiment
     """
     from .data import read_labelled
     from .evaluation import evaluate as run_evaluation
 
     engine = _load_engine(model, backend, threads)
+    if three_way:
+        _evaluate_three_way(
+            engine,
+            read_labelled(data_file, text_column=text_column, label_column=label_column, fmt=data_format, limit=limit),
+            as_json,
+        )
+        return
     data = read_labelled(
         data_file,
         text_column=text_column,

@@ -46,3 +46,37 @@ def test_predict_three_way():
     assert rows[0]["sentiment"] > 0 > rows[1]["sentiment"]
     refused = CliRunner().invoke(main, ["predict", "--three-way", "--url", "http://127.0.0.1:9", "x"])
     assert refused.exit_code == 2
+
+
+def test_evaluate_three_way(tmp_path):
+    data = tmp_path / "turns.csv"
+    data.write_text(
+        "utterance,sentiment\nI love this so much,positive\nThis is terrible,negative\n"
+        "The meeting is at ten,neutral\nWhat a fantastic result,positive\n"
+    )
+    result = CliRunner().invoke(
+        main,
+        [
+            "evaluate",
+            "--three-way",
+            "--data",
+            str(data),
+            "--text-column",
+            "utterance",
+            "--label-column",
+            "sentiment",
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["examples"] == 4 and set(report["per_class"]) == {"negative", "neutral", "positive"}
+    assert {"always_binary", "always_neutral"} == set(report["baselines"])
+    assert sum(map(sum, report["confusion_matrix"]["matrix"])) == 4
+    wrong = tmp_path / "binary.csv"
+    wrong.write_text("utterance,sentiment\ngood,yes\nbad,no\n")
+    refused = CliRunner().invoke(
+        main,
+        ["evaluate", "--three-way", "--data", str(wrong), "--text-column", "utterance", "--label-column", "sentiment"],
+    )
+    assert refused.exit_code == 1 and "is not recognisably negative, neutral or positive" in refused.output
