@@ -6,8 +6,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 # Real servers the integration tests start on loopback, from Debian packages.
-SYSTEM_PACKAGES := redis-server nginx-light
-SYSTEM_BINARIES := redis-server nginx
+SYSTEM_PACKAGES := redis-server nginx-light chromium wrk
+SYSTEM_BINARIES := redis-server nginx chromium wrk
 
 .PHONY: setup system-deps run test lint bench clean
 

@@ -236,6 +236,20 @@ def _shorten(text: str, width: int = 70) -> str:
     default=None,
     help="Write the scored utterances as CSV here.",
 )
+@click.option(
+    "--html",
+    "html_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write a self-contained HTML report (charts inline, works offline).",
+)
+@click.option(
+    "--png",
+    "png_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write timeline.png and speakers.png into this directory.",
+)
 def transcript(
     file: Path,
     transcript_format: str | None,
@@ -243,6 +257,8 @@ def transcript(
     window: int,
     json_out: Path | None,
     csv_out: Path | None,
+    html_out: Path | None,
+    png_dir: Path | None,
 ) -> None:
     """Analyse a meeting, interview or call transcript: sentiment per utterance, per speaker, over time.
 
@@ -270,6 +286,15 @@ def transcript(
         writer.writeheader()
         writer.writerows(insights["utterances"])
         write_atomically(csv_out, buffer.getvalue())
+    if html_out is not None:
+        from .transcripts.report import render_html
+
+        write_atomically(html_out, render_html(insights))
+    pngs = []
+    if png_dir is not None:
+        from .transcripts.report import write_pngs
+
+        pngs = write_pngs(insights, png_dir)
     summary = insights["summary"]
     click.echo(
         f"{file.name} ({insights['format']}): {summary['utterances']} utterances, {summary['turns']} turns, "
@@ -287,7 +312,7 @@ def transcript(
         for moment in insights[key][:1]:
             when = f" at {moment['start']:.0f}s" if moment["start"] is not None else ""
             click.echo(f'\n{title}: {moment["speaker"]}{when}: "{_shorten(moment["quote"], 90)}"')
-    for path in (json_out, csv_out):
+    for path in (json_out, csv_out, html_out, *pngs):
         if path is not None:
             click.echo(f"wrote {path}")
 

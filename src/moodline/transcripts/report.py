@@ -1,0 +1,177 @@
+"""Reports of conversation insights: a self-contained HTML page (inline SVG, no network) and PNG charts.
+
+Both take the dictionary of :meth:`moodline.transcripts.insights.ConversationInsights.to_dict`.
+
+Example::
+
+    insights = analyse(read_transcript("call.vtt"), ThreeWayScorer(Engine.load())).to_dict()
+    Path("call.html").write_text(render_html(insights))
+"""
+
+from __future__ import annotations
+
+from html import escape
+from pathlib import Path
+from typing import Any
+
+__all__ = ["render_html", "write_pngs"]
+
+# Speaker colours avoid red and green, which mark negative and positive utterances.
+PALETTE = ("#1f77b4", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#bcbd22", "#393b79")
+LABEL_COLOURS = {"negative": "#d62728", "neutral": "#9e9e9e", "positive": "#2ca02c"}
+WIDTH, HEIGHT, PAD = 900, 320, 48
+
+
+def _clock(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}" if minutes >= 60 else f"{minutes}:{secs:02d}"
+
+
+def _timeline_svg(insights: dict[str, Any]) -> str:
+    utterances = insights["utterances"]
+    count = max(2, len(utterances))
+
+    def x(position: float) -> float:
+        return PAD + position * (WIDTH - 2 * PAD) / (count - 1)
+
+    def y(value: float) -> float:
+        return PAD / 2 + (1 - value) * (HEIGHT - PAD) / 2
+
+    parts = [
+        f'<svg id="timeline" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="Sentiment over time per speaker">',
+        f'<line x1="{PAD}" y1="{y(0):.1f}" x2="{WIDTH - PAD}" y2="{y(0):.1f}" class="axis"/>',
+    ]
+    for value in (1, -1):
+        parts.append(f'<text x="4" y="{y(value) + 4:.1f}" class="tick">{value:+d}</text>')
+    overall = insights["timeline"]["overall"]
+    points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(overall))
+    parts.append(f'<polyline points="{points}" class="overall"><title>all speakers (rolling)</title></polyline>')
+    for index, (speaker, series) in enumerate(insights["timeline"]["per_speaker"].items()):
+        colour = PALETTE[index % len(PALETTE)]
+        points = " ".join(f"{x(p):.1f},{y(v):.1f}" for p, v in zip(series["positions"], series["values"], strict=True))
+        parts.append(
+            f'<polyline class="series" data-speaker="{escape(speaker)}" points="{points}" '
+            f'stroke="{colour}"><title>{escape(speaker)}</title></polyline>'
+        )
+    for u in utterances:
+        tip = f"{u['speaker']} {_clock(u['start'])}: {u['text']}"
+        parts.append(
+            f'<circle cx="{x(u["position"]):.1f}" cy="{y(u["sentiment"]):.1f}" r="3.5" '
+            f'fill="{LABEL_COLOURS[u["label"]]}"><title>{escape(tip)}</title></circle>'
+        )
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+def _speaker_bars(insights: dict[str, Any]) -> str:
+    rows = []
+    for index, s in enumerate(insights["speakers"]):
+        shares = s["label_shares"]
+        segments = "".join(
+            f'<span class="seg" style="width:{shares[label] * 100:.1f}%;background:{LABEL_COLOURS[label]}" '
+            f'title="{label} {shares[label]:.0%}"></span>'
+            for label in ("negative", "neutral", "positive")
+        )
+        rows.append(
+            f'<tr><td><span class="dot" style="background:{PALETTE[index % len(PALETTE)]}"></span>'
+            f"{escape(s['speaker'])}</td><td>{s['turns']}</td><td>{s['talk_share']:.0%}</td>"
+            f"<td>{s['mean_sentiment']:+.2f}</td><td>{s['trajectory']['delta']:+.2f}</td>"
+            f'<td class="bar">{segments}</td></tr>'
+        )
+    return (
+        "<table><thead><tr><th>speaker</th><th>turns</th><th>talk</th><th>mean</th><th>first→last third</th>"
+        "<th>negative / neutral / positive</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
+    )
+
+
+def _moments(items: list[dict[str, Any]], empty: str) -> str:
+    if not items:
+        return f"<p class='muted'>{empty}</p>"
+    return (
+        "<ul>"
+        + "".join(
+            f'<li><b>{escape(m["speaker"])}</b> <span class="muted">{_clock(m.get("start"))}</span> '
+            f'<span class="score">{m.get("sentiment", m.get("change", 0.0)):+.2f}</span><br>“{escape(m["quote"])}”</li>'
+            for m in items
+        )
+        + "</ul>"
+    )
+
+
+def render_html(insights: dict[str, Any]) -> str:
+    """The whole report as one HTML document with no external resources."""
+    summary = insights["summary"]
+    duration = f", {_clock(summary['duration'])} long" if summary.get("duration") else ""
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Conversation sentiment: {escape(insights["source"])}</title>
+<style>
+body {{ font: 15px/1.45 system-ui, sans-serif; margin: 24px auto; max-width: 960px; padding: 0 16px; color: #222; }}
+h1 {{ font-size: 22px; }} h2 {{ font-size: 17px; margin-top: 28px; }}
+svg {{ width: 100%; height: auto; background: #fafafa; border: 1px solid #eee; }}
+.axis {{ stroke: #bbb; stroke-dasharray: 4 4; }} .tick {{ font-size: 11px; fill: #777; }}
+.overall {{ fill: none; stroke: #555; stroke-width: 2; stroke-dasharray: 6 4; }}
+.series {{ fill: none; stroke-width: 2.5; }}
+table {{ border-collapse: collapse; width: 100%; }}
+td, th {{ padding: 6px 8px; border-bottom: 1px solid #eee; text-align: left; }}
+.bar {{ width: 40%; }} .seg {{ display: inline-block; height: 14px; }}
+.dot {{ display: inline-block; width: 10px; height: 10px; border-radius: 50%; margin-right: 6px; }}
+.muted {{ color: #777; }} .score {{ font-variant-numeric: tabular-nums; color: #555; }}
+li {{ margin-bottom: 10px; }}
+</style></head><body>
+<h1>{escape(insights["source"])}</h1>
+<p>{summary["utterances"]} utterances in {summary["turns"]} turns by {summary["speakers"]} speakers{duration}.
+Mean sentiment {summary["mean_sentiment"]:+.2f}; negative {summary["label_shares"]["negative"]:.0%},
+neutral {summary["label_shares"]["neutral"]:.0%}, positive {summary["label_shares"]["positive"]:.0%}.</p>
+<h2>Sentiment over time</h2>
+<p class="muted">Rolling mean over {insights["window"]} utterances per speaker (coloured) and overall (dashed);
+dots are single utterances (hover for the quote).</p>
+{_timeline_svg(insights)}
+<h2>Speakers</h2>
+{_speaker_bars(insights)}
+<h2>Turning points</h2>
+{_moments(insights["turning_points"], "No turning points.")}
+<h2>Most negative moments</h2>
+{_moments(insights["most_negative"], "No negative moments.")}
+<h2>Most positive moments</h2>
+{_moments(insights["most_positive"], "No positive moments.")}
+</body></html>
+"""
+
+
+def write_pngs(insights: dict[str, Any], directory: Path) -> list[Path]:
+    """``timeline.png`` (rolling sentiment per speaker) and ``speakers.png`` (label shares per speaker)."""
+    from ..plots import _pyplot
+
+    plt = _pyplot()
+    directory.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(10, 4))
+    ax.axhline(0, color="#bbb", linestyle="--", linewidth=1)
+    ax.plot(insights["timeline"]["overall"], color="#555", linestyle="--", label="overall (rolling)")
+    for index, (speaker, series) in enumerate(insights["timeline"]["per_speaker"].items()):
+        ax.plot(series["positions"], series["values"], marker="o", color=PALETTE[index % len(PALETTE)], label=speaker)
+    ax.set(ylim=(-1.05, 1.05), xlabel="utterance", ylabel="sentiment", title="Sentiment over time")
+    ax.legend(loc="lower left", fontsize=8)
+    fig.tight_layout()
+    timeline = directory / "timeline.png"
+    fig.savefig(timeline, dpi=110)
+    plt.close(fig)
+
+    speakers = insights["speakers"]
+    fig, ax = plt.subplots(figsize=(8, 1 + 0.5 * len(speakers)))
+    left = [0.0] * len(speakers)
+    names = [s["speaker"] for s in speakers]
+    for label in ("negative", "neutral", "positive"):
+        values = [s["label_shares"][label] for s in speakers]
+        ax.barh(names, values, left=left, color=LABEL_COLOURS[label], label=label)
+        left = [a + b for a, b in zip(left, values, strict=True)]
+    ax.set(xlim=(0, 1), xlabel="share of utterances", title="Sentiment by speaker")
+    ax.invert_yaxis()
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    bars = directory / "speakers.png"
+    fig.savefig(bars, dpi=110)
+    plt.close(fig)
+    return [timeline, bars]

@@ -1,0 +1,93 @@
+"""The HTML report: structure, escaping, no external resources, and a real render in headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from moodline.cli import main
+from moodline.engine import Engine
+from moodline.three_way import ThreeWayScorer
+from moodline.transcripts import parse_transcript
+from moodline.transcripts.insights import analyse
+from moodline.transcripts.report import PALETTE, render_html, write_pngs
+from tests.conftest import ROOT
+from tests.servers import binary
+
+SAMPLES = Path(__file__).parent / "samples"
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def insights() -> dict:
+    turns = [
+        ("Alex", "I love how this project turned out, great work everyone."),
+        ("<b>Sam</b>", "Thanks! The demo went really well."),
+        ("Alex", "But the budget review was a disaster and I am worried."),
+        ("<b>Sam</b>", "Yes, that meeting was awful."),
+    ]
+    text = json.dumps([{"speaker": speaker, "text": words} for speaker, words in turns])
+    return analyse(
+        parse_transcript(text, format="json", source="team <chat>"), ThreeWayScorer(Engine.load()), window=2
+    ).to_dict()
+
+
+def test_one_series_per_speaker_and_everything_escaped(insights):
+    page = render_html(insights)
+    series = re.findall(r'<polyline class="series" data-speaker="([^"]*)"', page)
+    assert sorted(series) == ["&lt;b&gt;Sam&lt;/b&gt;", "Alex"]
+    assert "<b>Sam</b>" not in page and "team &lt;chat&gt;" in page
+    assert page.count("<circle") == insights["summary"]["utterances"]
+
+
+def test_no_external_resources(insights):
+    page = render_html(insights)
+    assert not re.search(r'(src|href)\s*=\s*"(https?:)?//', page)
+    assert "<script" not in page and "@import" not in page
+
+
+def test_png_charts(insights, tmp_path):
+    for path in write_pngs(insights, tmp_path):
+        assert path.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.integration
+def test_report_renders_in_headless_chromium():
+    chromium = binary("chromium")
+    ARTIFACTS.mkdir(exist_ok=True)
+    report, shot = ARTIFACTS / "zoom_customer_call.html", ARTIFACTS / "zoom_customer_call.png"
+    shot.unlink(missing_ok=True)
+    result = CliRunner().invoke(main, ["transcript", str(SAMPLES / "zoom_customer_call.vtt"), "--html", str(report)])
+    assert result.exit_code == 0, result.output
+    subprocess.run(
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={ARTIFACTS / 'chromium-profile'}",
+            "--window-size=1000,900",
+            f"--screenshot={shot}",
+            report.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    import matplotlib.image as mpimg
+    import numpy as np
+
+    pixels = (mpimg.imread(shot)[:, :, :3] * 255).round().astype(int)
+    for colour in PALETTE[:3]:  # the three speakers' timeline lines were drawn
+        rgb = np.array([int(colour[i : i + 2], 16) for i in (1, 3, 5)])
+        assert (np.abs(pixels - rgb).sum(axis=2) < 30).sum() > 200, colour
