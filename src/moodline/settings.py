@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     redis_timeout_ms: float = Field(50.0, gt=0, description="A slower Redis call is skipped, not waited for.")
     cache_ttl_s: int = Field(7 * 24 * 3600, ge=1)
 
+    # Conversations
+    live_window: int = Field(5, ge=1, description="Utterances in a speaker's rolling sentiment on /live.")
+    live_alert_threshold: float = Field(-0.3, ge=-1, le=1, description="Rolling sentiment below this is a bad streak.")
+    live_alert_count: int = Field(3, ge=1, description="Utterances below the threshold in a row before an alert.")
+
     # Server
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)

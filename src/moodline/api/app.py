@@ -21,6 +21,7 @@ from ..batching import DynamicBatcher
 from ..cache import LRUCache, PredictionCache, RedisCache
 from ..engine import Engine
 from ..settings import Settings, get_settings
+from .conversations import router as conversations_router
 from .errors import install_error_handlers
 from .metrics import Metrics
 from .middleware import BodySizeLimit, InstanceHeader, RequestMetrics
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.moodline = state
     install_error_handlers(app)
     app.include_router(router)
+    app.include_router(conversations_router)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)
     app.add_middleware(InstanceHeader, instance=INSTANCE_ID)
