@@ -31,6 +31,7 @@ from .data import LabelledData
 from .engine import Engine
 from .errors import InvalidInputError
 from .evaluation import classification_report
+from .prediction import Prediction
 
 __all__ = [
     "BINARY_BAND",
@@ -182,10 +183,13 @@ class ThreeWayScorer:
     def _matrix(self, texts: Sequence[str]) -> tuple[np.ndarray, list[bool], list[int]]:
         """Probabilities as ``(n, 3)`` columns negative, neutral, positive (neutral 0 for a binary model)."""
         probabilities, truncated, chunks = self.engine.probabilities(texts)
+        return self._columns_of(probabilities), truncated, chunks
+
+    def _columns_of(self, probabilities: np.ndarray) -> np.ndarray:
         matrix = np.zeros((len(probabilities), 3), dtype=np.float64)
         for source, target in enumerate(self._columns):
             matrix[:, target] = probabilities[:, source]
-        return matrix, truncated, chunks
+        return matrix
 
     def _labels(self, matrix: np.ndarray) -> np.ndarray:
         if self.binary:
@@ -203,6 +207,18 @@ class ThreeWayScorer:
     def score(self, texts: Sequence[str]) -> list[ThreeWayPrediction]:
         """Three-way predictions for ``texts``, in input order."""
         matrix, truncated, chunks = self._matrix(texts)
+        return self._predictions(matrix, truncated, chunks)
+
+    def from_predictions(self, predictions: Sequence[Prediction]) -> list[ThreeWayPrediction]:
+        """Three-way versions of the engine's own predictions (e.g. served from a cache or a batch)."""
+        probabilities = np.array([[p.scores[label] for label in self.engine.labels] for p in predictions])
+        return self._predictions(
+            self._columns_of(probabilities.reshape(len(predictions), -1)),
+            [p.truncated for p in predictions],
+            [p.chunks for p in predictions],
+        )
+
+    def _predictions(self, matrix: np.ndarray, truncated: list[bool], chunks: list[int]) -> list[ThreeWayPrediction]:
         names = [THREE_WAY_LABELS[i] for i in sorted(self._columns)]
         return [
             ThreeWayPrediction(

@@ -239,3 +239,18 @@ async def test_info_and_metrics(make_client):
     ):
         assert name in metrics
     assert 'route="/predict",status="200"' in metrics
+
+
+async def test_three_way_option_matches_the_scorer(make_client, tiny_engine):
+    from moodline.three_way import ThreeWayScorer
+
+    texts = ["good", "bad", "so so", "great stuff"]
+    async with make_client() as client:
+        response = await client.post("/predict", json={"texts": texts, "three_way": True})
+        plain = await client.post("/predict", json={"texts": texts})
+    assert response.status_code == 200, response.text
+    expected = ThreeWayScorer(tiny_engine).score(texts)
+    got = response.json()["predictions"]
+    assert [p["label"] for p in got] == [e.label for e in expected]
+    assert [p["sentiment"] for p in got] == pytest.approx([e.sentiment for e in expected], abs=1e-5)
+    assert all("sentiment" not in p for p in plain.json()["predictions"])

@@ -12,11 +12,9 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect
 
 from ..errors import InvalidInputError
-from ..three_way import ThreeWayScorer
 from ..transcripts import parse_transcript
 from ..transcripts.insights import analyse
 from .routes import ERROR_RESPONSES, get_state, ready_state, require_api_key
-from .service import ServerState
 
 __all__ = ["LiveConversation", "router"]
 
@@ -52,14 +50,6 @@ TRANSCRIPT_BODY = {
 }
 
 
-def scorer_for(state: ServerState) -> ThreeWayScorer:
-    scorer = state.extra.get("three_way")
-    if scorer is None:
-        assert state.engine is not None
-        scorer = state.extra["three_way"] = ThreeWayScorer(state.engine)
-    return scorer
-
-
 @router.post(
     "/transcripts", dependencies=[Depends(require_api_key)], responses=ERROR_RESPONSES, openapi_extra=TRANSCRIPT_BODY
 )
@@ -89,7 +79,7 @@ async def transcripts(request: Request) -> dict[str, Any]:
     if not isinstance(window, int) or isinstance(window, bool) or window < 1:
         raise InvalidInputError("'window' must be a positive integer")
     conversation = parse_transcript(data, format=fmt or None, source=name)
-    insights = await asyncio.to_thread(analyse, conversation, scorer_for(state), window=window)
+    insights = await asyncio.to_thread(analyse, conversation, state.three_way_scorer(), window=window)
     result: dict[str, Any] = insights.to_dict()
     return result
 
@@ -138,7 +128,7 @@ async def live(websocket: WebSocket) -> None:
         await websocket.close(code=1013, reason="the model is still loading")
         return
     conversation = LiveConversation(settings.live_window, settings.live_alert_threshold, settings.live_alert_count)
-    scorer = scorer_for(state)
+    scorer = state.three_way_scorer()
     try:
         while True:
             message = await websocket.receive_text()

@@ -91,13 +91,27 @@ def _outputs(result: ScoreResult) -> list[PredictionOut]:
     return [PredictionOut(**p.to_dict()) for p in result.predictions]
 
 
+def _three_way_outputs(state: ServerState, result: ScoreResult) -> list[PredictionOut]:
+    return [
+        PredictionOut(
+            label=p.label,
+            score=abs(p.sentiment),
+            scores=p.scores,
+            truncated=p.truncated,
+            chunks=p.chunks,
+            sentiment=p.sentiment,
+        )
+        for p in state.three_way_scorer().from_predictions(result.predictions)
+    ]
+
+
 @protected.post("/predict", response_model=PredictResponse, response_model_exclude_none=True)
 async def predict(body: PredictRequest, state: StateDep, response: Response) -> PredictResponse:
     """Sentiment of one text or a list: label, score, every label's score and the truncation flag."""
     texts, single = body.text_list()
     result = await state.score(texts, body.long_text)
     _timing_headers(response, result)
-    outputs = _outputs(result)
+    outputs = _three_way_outputs(state, result) if body.three_way else _outputs(result)
     assert state.engine is not None
     info = state.engine.info
     reply = PredictResponse(predictions=outputs, model=ModelRef(name=info.name, version=info.version))

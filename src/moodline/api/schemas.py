@@ -29,6 +29,10 @@ class PredictRequest(BaseModel):
     long_text: Literal["truncate", "chunk"] | None = Field(
         None, description="Texts longer than the model maximum: keep the start, or score every window."
     )
+    three_way: bool = Field(
+        False,
+        description="Answer negative / neutral / positive (a neutral band for binary models) with a signed sentiment.",
+    )
 
     @model_validator(mode="after")
     def _one_shape(self) -> PredictRequest:
@@ -60,6 +64,9 @@ class PredictionOut(BaseModel):
     scores: dict[str, float] = Field(description="Every label's probability.")
     truncated: bool = Field(description="The text exceeded the model maximum and only its start was read.")
     chunks: int = Field(1, description="Windows scored (more than 1 with long_text='chunk').")
+    sentiment: float | None = Field(
+        None, description="With three_way: P(positive) - P(negative), in [-1, 1]; score is then |sentiment|."
+    )
 
 
 class ModelRef(BaseModel):

@@ -13,6 +13,7 @@ from ..engine import Engine, LongTextMode
 from ..errors import InvalidInputError
 from ..prediction import Prediction
 from ..settings import Settings
+from ..three_way import ThreeWayScorer
 from .metrics import Metrics
 
 __all__ = ["ScoreResult", "ServerState"]
@@ -37,6 +38,14 @@ class ServerState:
     cache: PredictionCache | None = None
     ready: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def three_way_scorer(self) -> ThreeWayScorer:
+        """The three-way view of the loaded model (made once, on first use)."""
+        scorer = self.extra.get("three_way")
+        if scorer is None:
+            assert self.engine is not None
+            scorer = self.extra["three_way"] = ThreeWayScorer(self.engine)
+        return scorer
 
     def validate(self, texts: list[str]) -> None:
         limits = self.settings
