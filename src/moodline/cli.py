@@ -53,6 +53,23 @@ def main() -> None:
     """moodline: fast, offline-capable sentiment analysis."""
 
 
+def _band_option(func: Any) -> Any:
+    def convert(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Any:
+        from .three_way import DEFAULT_BAND, parse_band
+
+        return DEFAULT_BAND if value is None else parse_band(value)
+
+    return click.option(
+        "--neutral-band",
+        "neutral_band",
+        default=None,
+        metavar="LOW,HIGH",
+        callback=convert,
+        help="With three-way scoring of a binary model: P(positive) in this range is neutral "
+        "(default: the band tuned on MELD).",
+    )(func)
+
+
 def _engine_options(func: Any) -> Any:
     func = click.option(
         "--backend",
@@ -115,6 +132,7 @@ def _checked_texts(texts: Sequence[str]) -> list[str]:
     help="Texts longer than the model maximum: keep the start, or score every window and average.",
 )
 @click.option("--three-way", is_flag=True, help="negative / neutral / positive (neutral band for binary models).")
+@_band_option
 @click.option("--url", default=None, help="Ask a running moodline server instead of loading a model.")
 @click.option("--api-key", envvar="MOODLINE_API_KEY", default=None, help="Bearer key for --url (or MOODLINE_API_KEY).")
 @_engine_options
@@ -124,6 +142,7 @@ def predict(
     as_json: bool,
     long_text: str,
     three_way: bool,
+    neutral_band: Any,
     url: str | None,
     api_key: str | None,
     backend: str,
@@ -142,7 +161,9 @@ def predict(
     if not items:
         raise InvalidInputError("stdin held no non-empty lines")
     if three_way:
-        _predict_three_way(items, as_json, _load_engine(model, backend, threads, long_text=long_text), url)
+        _predict_three_way(
+            items, as_json, _load_engine(model, backend, threads, long_text=long_text), url, neutral_band
+        )
         return
     if url is not None:
         predictions = _predict_remote(url, api_key, items, long_text)
@@ -156,10 +177,10 @@ def predict(
             click.echo(f"{prediction.label:<10} {prediction.score:.3f}  {_shorten(text)}{note}")
 
 
-def _evaluate_three_way(engine: Any, data: Any, as_json: bool) -> None:
+def _evaluate_three_way(engine: Any, data: Any, as_json: bool, band: Any) -> None:
     from .three_way import ThreeWayScorer, evaluate_three_way
 
-    report = evaluate_three_way(ThreeWayScorer(engine), data)
+    report = evaluate_three_way(ThreeWayScorer(engine, band), data)
     if as_json:
         click.echo(json.dumps(report, indent=2))
         return
@@ -183,12 +204,12 @@ def _evaluate_three_way(engine: Any, data: Any, as_json: bool) -> None:
         click.echo(f"{label:<12}" + "".join(f"{value:>10}" for value in row))
 
 
-def _predict_three_way(texts: list[str], as_json: bool, engine: Any, url: str | None) -> None:
+def _predict_three_way(texts: list[str], as_json: bool, engine: Any, url: str | None, band: Any) -> None:
     from .three_way import ThreeWayScorer
 
     if url is not None:
         raise click.UsageError("--three-way scores locally; it cannot be combined with --url")
-    for text, result in zip(texts, ThreeWayScorer(engine).score(texts), strict=True):
+    for text, result in zip(texts, ThreeWayScorer(engine, band).score(texts), strict=True):
         if as_json:
             click.echo(json.dumps({"text": text, **result.to_dict()}, ensure_ascii=False))
         else:
@@ -250,6 +271,7 @@ def _shorten(text: str, width: int = 70) -> str:
     default=None,
     help="Write timeline.png and speakers.png into this directory.",
 )
+@_band_option
 def transcript(
     file: Path,
     transcript_format: str | None,
@@ -259,6 +281,7 @@ def transcript(
     csv_out: Path | None,
     html_out: Path | None,
     png_dir: Path | None,
+    neutral_band: Any,
 ) -> None:
     """Analyse a meeting, interview or call transcript: sentiment per utterance, per speaker, over time.
 
@@ -276,7 +299,7 @@ def transcript(
     from .transcripts.insights import analyse
 
     conversation = read_transcript(file, format=transcript_format)
-    insights = analyse(conversation, ThreeWayScorer(Engine.load(model)), window=window).to_dict()
+    insights = analyse(conversation, ThreeWayScorer(Engine.load(model), neutral_band), window=window).to_dict()
     if json_out is not None:
         write_atomically(json_out, json.dumps(insights, indent=2, ensure_ascii=False) + "\n")
     if csv_out is not None:
@@ -345,6 +368,7 @@ def transcript(
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
 @click.option("--three-way", is_flag=True, help="Score negative / neutral / positive; labels must name those three.")
+@_band_option
 @_engine_options
 def evaluate(
     model: str | None,
@@ -356,6 +380,7 @@ def evaluate(
     plots_dir: Path | None,
     as_json: bool,
     three_way: bool,
+    neutral_band: Any,
     backend: str,
     threads: int | None,
 ) -> None:
@@ -376,6 +401,7 @@ def evaluate(
             engine,
             read_labelled(data_file, text_column=text_column, label_column=label_column, fmt=data_format, limit=limit),
             as_json,
+            neutral_band,
         )
         return
     data = read_labelled(

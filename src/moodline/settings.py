@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     cache_ttl_s: int = Field(7 * 24 * 3600, ge=1)
 
     # Conversations
+    neutral_band: str | None = Field(
+        None, description="LOW,HIGH: P(positive) range a binary model calls neutral (default: tuned on MELD)."
+    )
     live_window: int = Field(5, ge=1, description="Utterances in a speaker's rolling sentiment on /live.")
     live_alert_threshold: float = Field(-0.3, ge=-1, le=1, description="Rolling sentiment below this is a bad streak.")
     live_alert_count: int = Field(3, ge=1, description="Utterances below the threshold in a row before an alert.")

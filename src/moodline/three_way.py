@@ -41,6 +41,7 @@ __all__ = [
     "ThreeWayPrediction",
     "ThreeWayScorer",
     "evaluate_three_way",
+    "parse_band",
     "three_way_ids",
     "tune_band",
 ]
@@ -95,6 +96,16 @@ class ThreeWayPrediction:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def parse_band(text: str) -> ThreeWayBand:
+    """``"0.2,0.9"`` -> ``ThreeWayBand(0.2, 0.9)`` (for command lines and environment variables)."""
+    parts = [part.strip() for part in text.split(",")]
+    try:
+        low, high = (float(part) for part in parts)
+    except ValueError as exc:
+        raise InvalidInputError(f"neutral band must be LOW,HIGH between 0 and 1, e.g. 0.2,0.9; got {text!r}") from exc
+    return ThreeWayBand(low, high)
 
 
 def three_way_ids(label_names: Sequence[str]) -> list[int]:

@@ -254,3 +254,11 @@ async def test_three_way_option_matches_the_scorer(make_client, tiny_engine):
     assert [p["label"] for p in got] == [e.label for e in expected]
     assert [p["sentiment"] for p in got] == pytest.approx([e.sentiment for e in expected], abs=1e-5)
     assert all("sentiment" not in p for p in plain.json()["predictions"])
+
+
+async def test_neutral_band_setting(make_client):
+    from moodline.engine import Engine
+
+    async with make_client(engine=Engine.load(), neutral_band="0,1") as client:  # a binary model: the band applies
+        response = await client.post("/predict", json={"texts": ["good", "bad"], "three_way": True})
+    assert [p["label"] for p in response.json()["predictions"]] == ["neutral", "neutral"]

@@ -80,3 +80,14 @@ def test_evaluate_three_way(tmp_path):
         ["evaluate", "--three-way", "--data", str(wrong), "--text-column", "utterance", "--label-column", "sentiment"],
     )
     assert refused.exit_code == 1 and "is not recognisably negative, neutral or positive" in refused.output
+
+
+def test_neutral_band_is_configurable():
+    everything_neutral = CliRunner().invoke(
+        main, ["predict", "--three-way", "--neutral-band", "0,1", "--json", "I love it", "This is awful"]
+    )
+    assert everything_neutral.exit_code == 0, everything_neutral.output
+    assert [json.loads(line)["label"] for line in everything_neutral.output.splitlines()] == ["neutral", "neutral"]
+    for bad in ("nope", "0.9,0.1", "0.2,1.5"):
+        refused = CliRunner().invoke(main, ["predict", "--three-way", "--neutral-band", bad, "x"])
+        assert refused.exit_code == 1 and "Traceback" not in refused.output, bad

@@ -13,7 +13,7 @@ from ..engine import Engine, LongTextMode
 from ..errors import InvalidInputError
 from ..prediction import Prediction
 from ..settings import Settings
-from ..three_way import ThreeWayScorer
+from ..three_way import DEFAULT_BAND, ThreeWayScorer, parse_band
 from .metrics import Metrics
 
 __all__ = ["ScoreResult", "ServerState"]
@@ -44,7 +44,8 @@ class ServerState:
         scorer = self.extra.get("three_way")
         if scorer is None:
             assert self.engine is not None
-            scorer = self.extra["three_way"] = ThreeWayScorer(self.engine)
+            band = parse_band(self.settings.neutral_band) if self.settings.neutral_band else DEFAULT_BAND
+            scorer = self.extra["three_way"] = ThreeWayScorer(self.engine, band)
         return scorer
 
     def validate(self, texts: list[str]) -> None:
