@@ -13,12 +13,11 @@ Example::
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .atomic import staged_directory
 from .errors import InvalidInputError
 from .model_source import has_tokenizer, hub_load, load_hf_tokenizer, require_torch, resolve_local
 
@@ -50,21 +49,13 @@ def average_models(sources: Sequence[str | Path], output: str | Path, *, force: 
     target = models[0]
     target.load_state_dict(averaged)
 
-    output.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
-    try:
+    with staged_directory(output) as work:
         target.save_pretrained(work)
         with_tokenizer = next((n for n in names if not Path(n).is_dir() or has_tokenizer(Path(n))), None)
         if with_tokenizer is None:
             raise InvalidInputError("none of the models has tokenizer files to ship with the average")
         load_hf_tokenizer(with_tokenizer).save_pretrained(work)
         (work / "averaged_from.json").write_text(json.dumps({"sources": names}, indent=2))
-        if output.exists():
-            shutil.rmtree(output)
-        work.chmod(0o755)  # mkdtemp makes it private
-        work.rename(output)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     return output
 
 

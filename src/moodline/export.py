@@ -19,7 +19,6 @@ import hashlib
 import json
 import re
 import shutil
-import tempfile
 import time
 import warnings
 from collections.abc import Sequence
@@ -28,6 +27,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .atomic import staged_directory
 from .engine import METADATA_FILE, Engine
 from .errors import InvalidInputError, ModelLoadError
 from .model_source import hub_load, load_hf_tokenizer, require_torch, resolve_local
@@ -123,9 +123,7 @@ def export_model(
     limit = max_length or (model_max_length(local) if local else min(int(model.config.max_position_embeddings), 512))
     labels = [str(model.config.id2label[i]) for i in range(model.config.num_labels)]
 
-    output.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
-    try:
+    with staged_directory(output) as work:
         raw = work / "raw.onnx"
         sample = hf_tokenizer(
             ["a short sample", "and a somewhat longer sample sentence"], padding=True, return_tensors="pt"
@@ -189,13 +187,7 @@ def export_model(
             )
         metadata["export_check"] = report
         (work / METADATA_FILE).write_text(json.dumps(metadata, indent=2))
-        if output.exists():
-            shutil.rmtree(output)
-        work.chmod(0o755)  # mkdtemp makes it private; a model directory is read by other users (services)
-        work.rename(output)
-        return report
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    return report
 
 
 def _fuse(raw: Path, target: Path, config: Any) -> Path:

@@ -11,6 +11,7 @@ import pytest
 from moodline.api import create_app
 from moodline.engine import Engine
 from moodline.settings import Settings
+from tests.servers import app_in_thread
 
 
 class SlowEngine(Engine):
@@ -48,23 +49,5 @@ def clone_engine(engine: Engine, cls: type[Engine]) -> Engine:
 @pytest.fixture
 def live_server(tiny_engine: Engine):  # type: ignore[no-untyped-def]
     """A real uvicorn server on a free loopback port, in a thread; yields (url, api_key)."""
-    import socket
-    import threading
-
-    import uvicorn
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    app = create_app(Settings(api_keys="sesame"), engine=tiny_engine)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("test server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", "sesame"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with app_in_thread(create_app(Settings(api_keys="sesame"), engine=tiny_engine)) as url:
+        yield url, "sesame"

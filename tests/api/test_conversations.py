@@ -3,38 +3,26 @@
 from __future__ import annotations
 
 import json
-import threading
-import time
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from websockets.sync.client import connect
 
 from moodline.api import create_app
 from moodline.api.conversations import LiveConversation
 from moodline.engine import Engine
 from moodline.settings import Settings
-from tests.servers import free_port
+from tests.servers import app_in_thread
 
 SAMPLES = Path(__file__).parent.parent / "transcripts" / "samples"
 
 
 @pytest.fixture(scope="module")
 def server():  # type: ignore[no-untyped-def]
-    port = free_port()
     settings = Settings(live_window=1, live_alert_threshold=-0.3, live_alert_count=3)
-    app = create_app(settings, engine=Engine.load())
-    instance = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not instance.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield port
-    instance.should_exit = True
-    thread.join(timeout=10)
+    with app_in_thread(create_app(settings, engine=Engine.load())) as url:
+        yield url.rsplit(":", 1)[1]
 
 
 def test_transcript_upload_and_json(server):

@@ -2,34 +2,22 @@
 
 from __future__ import annotations
 
-import threading
-import time
-
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, given, settings
 
 from moodline.api import create_app
 from moodline.settings import Settings
-from tests.servers import free_port
+from tests.servers import app_in_thread
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def api_schema(tiny_engine):  # type: ignore[no-untyped-def]
-    port = free_port()
     app = create_app(Settings(max_texts_per_request=16, max_text_chars=2000), engine=tiny_engine)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield schemathesis.openapi.from_url(f"http://127.0.0.1:{port}/openapi.json")
-    server.should_exit = True
-    thread.join(timeout=10)
+    with app_in_thread(app) as url:
+        yield schemathesis.openapi.from_url(f"{url}/openapi.json")
 
 
 def test_no_request_causes_a_server_error(api_schema):  # type: ignore[no-untyped-def]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,7 +13,7 @@ from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect
 from ..errors import InvalidInputError
 from ..transcripts import parse_transcript
 from ..transcripts.insights import analyse
-from .routes import ERROR_RESPONSES, get_state, ready_state, require_api_key
+from .routes import ERROR_RESPONSES, get_state, key_matches, ready_state, require_api_key
 
 __all__ = ["LiveConversation", "router"]
 
@@ -120,7 +119,7 @@ async def live(websocket: WebSocket) -> None:
     settings = state.settings
     if settings.api_keys:
         token = websocket.query_params.get("api_key") or websocket.headers.get("authorization", "").partition(" ")[2]
-        if not any(secrets.compare_digest(token.encode(), key.encode()) for key in settings.api_keys):
+        if not key_matches(settings.api_keys, token):
             await websocket.close(code=1008, reason="missing or invalid API key")
             return
     await websocket.accept()

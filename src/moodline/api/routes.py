@@ -46,6 +46,14 @@ def get_state(request: Request) -> ServerState:
     return state
 
 
+def key_matches(keys: list[str], token: str) -> bool:
+    """Whether ``token`` is one of ``keys``, compared in constant time."""
+    matched = False
+    for key in keys:  # every key, always: the time taken must not reveal which one nearly matched
+        matched |= secrets.compare_digest(token.strip().encode(), key.encode())
+    return matched
+
+
 # Dependencies are async on purpose: FastAPI runs plain ``def`` dependencies in a thread pool, which
 # costs every request two thread hand-offs for a few attribute lookups.
 async def ready_state(request: Request) -> ServerState:
@@ -59,13 +67,8 @@ async def require_api_key(request: Request) -> None:
     keys = get_state(request).settings.api_keys
     if not keys:
         return
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    # compare_digest against every key, so the time taken does not reveal which key nearly matched.
-    matched = False
-    for key in keys:
-        matched |= secrets.compare_digest(token.strip().encode(), key.encode())
-    if scheme.lower() != "bearer" or not matched:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not key_matches(keys, token):
         raise ApiError(
             401,
             "missing or invalid API key (send 'Authorization: Bearer <key>')",
