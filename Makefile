@@ -31,7 +31,8 @@ system-deps:
 	fi
 
 run: setup
-	$(BIN)/moodline demo
+	@echo "moodline: serving the bundled model on http://127.0.0.1:8000 (docs at /docs; Ctrl-C stops it)"
+	$(BIN)/moodline serve --host 127.0.0.1 --port 8000
 
 test: setup system-deps
 	$(BIN)/python -m pytest
