@@ -21,6 +21,7 @@ from ..batching import DynamicBatcher
 from ..cache import LRUCache, PredictionCache, RedisCache
 from ..engine import Engine
 from ..settings import Settings, get_settings
+from ..web import mount_web
 from .conversations import router as conversations_router
 from .errors import install_error_handlers
 from .metrics import Metrics
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     install_error_handlers(app)
     app.include_router(router)
     app.include_router(conversations_router)
+    mount_web(app)  # the browser page at /, outside the OpenAPI schema
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)
     app.add_middleware(InstanceHeader, instance=INSTANCE_ID)

@@ -1,0 +1,28 @@
+// Number and label formatting shared by the page's sections.
+
+export function formatPercent(value) {
+  return `${(value * 100).toFixed(1)} %`;
+}
+
+export function formatSigned(value) {
+  if (value === null || value === undefined || Number.isNaN(value)) return "–";
+  return `${value >= 0 ? "+" : "−"}${Math.abs(value).toFixed(2)}`;
+}
+
+export function formatSeconds(seconds) {
+  if (seconds === null || seconds === undefined) return "";
+  const whole = Math.floor(seconds);
+  const h = Math.floor(whole / 3600);
+  const m = Math.floor((whole % 3600) / 60);
+  const s = String(whole % 60).padStart(2, "0");
+  return h ? `${h}:${String(m).padStart(2, "0")}:${s}` : `${m}:${s}`;
+}
+
+/** A CSS class for a label's colour: negative, neutral, positive or other. */
+export function labelClass(label) {
+  const name = String(label).toLowerCase();
+  if (name.startsWith("neg")) return "negative";
+  if (name.startsWith("pos")) return "positive";
+  if (name.startsWith("neu")) return "neutral";
+  return "other";
+}

@@ -1,0 +1,266 @@
+// The transcript section: POST /transcripts, then the per-speaker table, the timeline chart
+// (uPlot, one series per speaker) and the key moments.
+
+import { analyseTranscript, describe } from "./api.js";
+import { formatPercent, formatSeconds, formatSigned, labelClass } from "./format.js";
+
+// Okabe-Ito: told apart with the common kinds of colour blindness.
+const PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#999933"];
+const CHART_HEIGHT = 280;
+
+export function speakerColour(index) {
+  if (index < PALETTE.length) return PALETTE[index];
+  return `hsl(${(index * 137.5) % 360} 65% 40%)`; // golden-angle hues past the palette
+}
+
+export function setupTranscript() {
+  const form = document.getElementById("transcript-form");
+  const fileInput = document.getElementById("transcript-file");
+  const textInput = document.getElementById("transcript-text");
+  const formatSelect = document.getElementById("transcript-format");
+  const submit = document.getElementById("transcript-submit");
+  const status = document.getElementById("transcript-status");
+  const error = document.getElementById("transcript-error");
+  let chart = null;
+
+  // One source at a time: choosing a file clears the pasted text and the other way round.
+  fileInput.addEventListener("change", () => {
+    if (fileInput.files.length) textInput.value = "";
+  });
+  textInput.addEventListener("input", () => {
+    if (textInput.value) fileInput.value = "";
+  });
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    error.textContent = "";
+    const file = fileInput.files[0];
+    const text = textInput.value;
+    if (!file && !text.trim()) {
+      error.textContent = "Choose a transcript file or paste a transcript first.";
+      return;
+    }
+    submit.disabled = true;
+    status.textContent = `Analysing ${file ? file.name : "the pasted transcript"}…`;
+    try {
+      const insights = await analyseTranscript({ file, text, format: formatSelect.value });
+      if (chart) chart.destroy();
+      chart = render(insights);
+      status.textContent = `Analysed ${insights.summary.utterances} utterances (${insights.format}).`;
+    } catch (failure) {
+      status.textContent = "";
+      document.getElementById("transcript-result").hidden = true; // never show an old result under a new error
+      error.textContent = describe(failure);
+    } finally {
+      submit.disabled = false;
+    }
+  });
+
+  window.addEventListener("resize", () => {
+    if (chart) chart.setSize({ width: chartWidth(), height: CHART_HEIGHT });
+  });
+}
+
+function chartWidth() {
+  return Math.max(240, document.getElementById("timeline").clientWidth);
+}
+
+function render(insights) {
+  const resultBox = document.getElementById("transcript-result");
+  resultBox.hidden = false;
+  const speakers = insights.speakers.map((s) => s.speaker);
+  const colours = new Map(speakers.map((name, i) => [name, speakerColour(i)]));
+  renderSummary(insights);
+  renderSpeakers(insights.speakers, colours);
+  const chart = renderTimeline(insights, speakers, colours);
+  renderMoments(insights, chart);
+  document.getElementById("quote").hidden = true;
+  return chart;
+}
+
+function renderSummary({ summary }) {
+  const shares = Object.entries(summary.label_shares)
+    .map(([label, share]) => `${label} ${formatPercent(share)}`)
+    .join(" · ");
+  const span = summary.duration ? ` over ${formatSeconds(summary.duration)}` : "";
+  document.getElementById("transcript-summary").textContent =
+    `${summary.utterances} utterances from ${summary.speakers} speaker${summary.speakers === 1 ? "" : "s"}${span}; ` +
+    `mean sentiment ${formatSigned(summary.mean_sentiment)}; ${shares}.`;
+}
+
+function swatch(colour) {
+  const mark = document.createElement("span");
+  mark.className = "swatch";
+  mark.style.background = colour;
+  mark.setAttribute("aria-hidden", "true");
+  return mark;
+}
+
+function renderSpeakers(speakers, colours) {
+  const body = document.querySelector("#speaker-table tbody");
+  body.replaceChildren(
+    ...speakers.map((s) => {
+      const row = document.createElement("tr");
+      const name = document.createElement("th");
+      name.scope = "row";
+      name.append(swatch(colours.get(s.speaker)), s.speaker);
+      const shares = ["negative", "neutral", "positive"].map((l) => formatPercent(s.label_shares[l] || 0)).join(" / ");
+      const cells = [
+        String(s.turns),
+        formatPercent(s.talk_share),
+        formatSigned(s.mean_sentiment),
+        shares,
+        formatSigned(s.trajectory ? s.trajectory.delta : null),
+      ].map((text) => {
+        const cell = document.createElement("td");
+        cell.textContent = text;
+        return cell;
+      });
+      row.append(name, ...cells);
+      return row;
+    }),
+  );
+}
+
+/** x values: start times when every utterance has one and they increase, else utterance numbers. */
+function xAxis(utterances) {
+  const starts = utterances.map((u) => u.start);
+  const timed = starts.every((s, i) => typeof s === "number" && (i === 0 || s > starts[i - 1]));
+  return timed
+    ? { values: starts, label: "time", format: formatSeconds }
+    : { values: utterances.map((_, i) => i + 1), label: "utterance", format: (v) => String(v) };
+}
+
+function renderTimeline(insights, speakers, colours) {
+  const container = document.getElementById("timeline");
+  container.replaceChildren();
+  const utterances = insights.utterances;
+  const indexOf = new Map(utterances.map((u, i) => [u.position, i]));
+  const x = xAxis(utterances);
+  const data = [x.values];
+  for (const name of speakers) {
+    const values = new Array(utterances.length).fill(null);
+    const series = insights.timeline.per_speaker[name] || { positions: [], values: [] };
+    series.positions.forEach((position, k) => {
+      values[indexOf.get(position)] = series.values[k];
+    });
+    data.push(values);
+  }
+  const options = {
+    width: chartWidth(),
+    height: CHART_HEIGHT,
+    legend: { show: false },
+    cursor: { drag: { x: false, y: false }, focus: { prox: 24 } },
+    focus: { alpha: 0.35 },
+    scales: { x: { time: false }, y: { range: [-1, 1] } },
+    axes: [
+      { label: x.label, values: (_u, ticks) => ticks.map(x.format) },
+      { label: "sentiment", values: (_u, ticks) => ticks.map((t) => t.toFixed(1)) },
+    ],
+    series: [
+      { label: x.label },
+      ...speakers.map((name) => ({
+        label: name,
+        stroke: colours.get(name),
+        width: 2,
+        spanGaps: true, // each speaker's line runs through the others' turns
+        points: { show: true, size: 7, fill: colours.get(name) },
+      })),
+    ],
+  };
+  const chart = new window.uPlot(options, data, container);
+  container.uplot = chart; // lets tests and the console reach the chart instance
+  container.dataset.seriesCount = String(speakers.length);
+  container.dataset.series = JSON.stringify(speakers);
+  container.setAttribute(
+    "aria-label",
+    `Sentiment timeline with ${speakers.length} series, one per speaker: ${speakers.join(", ")}`,
+  );
+  chart.over.addEventListener("click", () => {
+    const index = chart.cursor.idx;
+    if (index === null || index === undefined) return;
+    const u = utterances[index];
+    showQuote(u.text, u.speaker, u.start, u.sentiment, u.label);
+  });
+  renderLegend(chart, speakers, colours);
+  chart.moodline = { utterances, x };
+  return chart;
+}
+
+function renderLegend(chart, speakers, colours) {
+  const legend = document.getElementById("timeline-legend");
+  legend.replaceChildren(
+    ...speakers.map((name, i) => {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "legend-item";
+      button.setAttribute("aria-pressed", "true");
+      button.append(swatch(colours.get(name)), name);
+      button.addEventListener("click", () => {
+        const show = button.getAttribute("aria-pressed") !== "true";
+        button.setAttribute("aria-pressed", String(show));
+        chart.setSeries(i + 1, { show });
+      });
+      return button;
+    }),
+  );
+}
+
+function showQuote(text, speaker, start, sentiment, label) {
+  const figure = document.getElementById("quote");
+  document.getElementById("quote-text").textContent = text;
+  const when = start === null || start === undefined ? "" : ` at ${formatSeconds(start)}`;
+  const tone = label ? `${label}, ` : "";
+  document.getElementById("quote-caption").textContent = `${speaker}${when} (${tone}sentiment ${formatSigned(sentiment)})`;
+  figure.dataset.speaker = speaker;
+  figure.hidden = false;
+}
+
+function renderMoments(insights, chart) {
+  const { utterances, x } = chart.moodline;
+  const indexOf = new Map(utterances.map((u, i) => [u.position, i]));
+  const fill = (id, moments, describeMoment) => {
+    const list = document.getElementById(id);
+    if (!moments.length) {
+      const empty = document.createElement("li");
+      empty.textContent = "none";
+      list.replaceChildren(empty);
+      return;
+    }
+    list.replaceChildren(
+      ...moments.map((moment) => {
+        const item = document.createElement("li");
+        const button = document.createElement("button");
+        button.type = "button";
+        button.className = "moment";
+        const when = moment.start === null || moment.start === undefined ? "" : ` · ${formatSeconds(moment.start)}`;
+        button.textContent = `${moment.speaker}${when} · ${describeMoment(moment)}`;
+        button.addEventListener("click", () => {
+          const utterance = utterances[indexOf.get(moment.position)];
+          const sentiment = moment.sentiment ?? (utterance ? utterance.sentiment : null);
+          showQuote(moment.quote, moment.speaker, moment.start, sentiment, moment.label || (utterance && utterance.label));
+          highlight(chart, indexOf.get(moment.position), x);
+        });
+        item.append(button);
+        return item;
+      }),
+    );
+  };
+  fill("moments-negative", insights.most_negative, (m) => formatSigned(m.sentiment));
+  fill("moments-positive", insights.most_positive, (m) => formatSigned(m.sentiment));
+  fill("moments-turning", insights.turning_points, (m) => `turns ${m.change < 0 ? "down" : "up"} ${formatSigned(m.change)}`);
+  for (const id of ["moments-negative", "moments-positive"]) {
+    for (const button of document.querySelectorAll(`#${id} .moment`)) button.classList.add(labelClass(id.slice(8)));
+  }
+}
+
+/** Put the chart cursor on utterance `index`, on whichever speaker series has a value there. */
+function highlight(chart, index, x) {
+  if (index === undefined) return;
+  const row = chart.data.slice(1).findIndex((values) => values[index] !== null);
+  if (row < 0) return;
+  chart.setCursor({
+    left: chart.valToPos(x.values[index], "x"),
+    top: chart.valToPos(chart.data[row + 1][index], "y"),
+  });
+}
