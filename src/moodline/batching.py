@@ -5,9 +5,12 @@ queued (up to ``max_batch_size`` texts, waiting at most ``max_latency_ms`` for m
 arrives), runs the engine in a thread so the event loop stays free, and resolves each text's future.
 While one batch runs, the next one fills, so under load batches grow by themselves.
 
-Guarantees: a full queue answers :class:`QueueFullError` (429) at once; a text still queued past its
-deadline gets :class:`QueueTimeoutError` (503); an engine failure fails that batch's requests with
-:class:`InferenceError`; every future is resolved, so no request hangs.
+Guarantees: a full queue answers :class:`QueueFullError` (429) at once, and so does a queue whose
+expected wait (queued texts x measured seconds per text) already exceeds the request timeout, since
+such a request could only time out; a request still queued at its deadline gets
+:class:`QueueTimeoutError` (503) at that moment, from a timer, not when the worker reaches it; an
+engine failure fails that batch's requests with :class:`InferenceError`; every future is resolved, so
+no request hangs.
 """
 
 from __future__ import annotations
@@ -66,6 +69,7 @@ class _Item:
     future: asyncio.Future[tuple[Prediction, float, float]]
     enqueued: float
     deadline: float
+    taken: bool = False  # in an engine batch: past this point it is answered by the batch, not the timer
 
 
 @dataclass
@@ -112,7 +116,7 @@ class DynamicBatcher:
         self._task: asyncio.Task[None] | None = None
         # One inference at a time: ONNX Runtime already uses every core for a batch.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="moodline-inference")
-        self._recent_batch_s = 0.05
+        self._seconds_per_text: float | None = None  # measured; None until the first batch
 
     @property
     def queue_depth(self) -> int:
@@ -144,20 +148,47 @@ class DynamicBatcher:
             return [], BatchTiming()
         if self._task is None:
             raise InferenceError("the batcher is not running")
-        if len(self._queue) + len(texts) > self.max_queue_size:
+        queued = len(self._queue)
+        expected_wait = self.expected_wait_s(queued + len(texts))
+        if queued + len(texts) > self.max_queue_size or expected_wait > self.timeout_s:
             self.stats.rejected += 1
             raise QueueFullError(
-                f"server is at capacity ({len(self._queue)} texts queued); retry shortly",
-                retry_after=max(1.0, round(self._recent_batch_s * len(self._queue) / self.max_batch_size, 1)),
+                f"server is at capacity ({queued} texts queued); retry shortly",
+                retry_after=max(1.0, round(self.expected_wait_s(queued), 1)),
             )
         loop = asyncio.get_running_loop()
         now = time.perf_counter()
         items = [_Item(t, loop.create_future(), now, now + self.timeout_s) for t in texts]
         self._queue.extend(items)
         self._wakeup.set()
-        results = await asyncio.gather(*(item.future for item in items))
+        deadline = loop.call_later(self.timeout_s, self._expire, items)
+        try:
+            # Every outcome is collected, so no failed text is left as an unretrieved exception.
+            outcomes = await asyncio.gather(*(item.future for item in items), return_exceptions=True)
+        finally:
+            deadline.cancel()
+        failure = next((o for o in outcomes if isinstance(o, BaseException)), None)
+        if failure is not None:
+            raise failure
+        results = [o for o in outcomes if not isinstance(o, BaseException)]
         timing = BatchTiming(queue_s=max(r[1] for r in results), inference_s=max(r[2] for r in results))
         return [r[0] for r in results], timing
+
+    def expected_wait_s(self, texts: int) -> float:
+        """How long ``texts`` queued texts take to clear, at the measured speed (0 before any batch)."""
+        return texts * (self._seconds_per_text or 0.0)
+
+    def _expire(self, items: list[_Item]) -> None:
+        """Deadline timer: answer 503 for the request's texts that never reached an engine batch."""
+        now = time.perf_counter()
+        for item in items:
+            if not item.taken and not item.future.done():
+                self.stats.expired += 1
+                item.future.set_exception(
+                    QueueTimeoutError(
+                        f"request waited {now - item.enqueued:.1f}s in the queue; the limit is {self.timeout_s:.1f}s"
+                    )
+                )
 
     async def predict_direct(
         self, texts: Sequence[str], long_text: LongTextMode
@@ -211,6 +242,7 @@ class DynamicBatcher:
                     )
                 )
                 continue
+            item.taken = True
             batch.append(item)
         return batch
 
@@ -225,7 +257,9 @@ class DynamicBatcher:
                     item.future.set_exception(InferenceError(f"inference failed ({type(exc).__name__})"))
             return
         elapsed = time.perf_counter() - started
-        self._recent_batch_s = 0.8 * self._recent_batch_s + 0.2 * elapsed
+        per_text = elapsed / len(batch)
+        previous = self._seconds_per_text
+        self._seconds_per_text = per_text if previous is None else 0.8 * previous + 0.2 * per_text
         self.stats.batches += 1
         self.stats.texts += len(batch)
         if self.on_batch is not None:

@@ -201,6 +201,31 @@ async def test_requests_past_their_deadline_get_503(make_client, tiny_engine):
     assert_error_body(timed_out, 503, "timeout")
 
 
+async def test_deadline_answers_503_on_time_while_the_engine_is_busy(make_client, tiny_engine):
+    slow = clone_engine(tiny_engine, SlowEngine)  # 0.2 s per engine call
+    async with make_client(engine=slow, max_batch_size=1, request_timeout_s=0.1, cache_size=0) as client:
+        responses = await asyncio.gather(*(client.post("/predict", json={"text": f"t{i}"}) for i in range(3)))
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200, 503, 503]
+    for response in responses:
+        if response.status_code == 503:
+            # Answered by the deadline timer at 0.1 s, not when the worker got free after 0.2 s or 0.4 s.
+            assert "waited 0.1s in the queue" in response.json()["error"]["message"]
+
+
+async def test_a_queue_longer_than_the_timeout_is_refused_at_once(make_client, tiny_engine):
+    slow = clone_engine(tiny_engine, SlowEngine)  # 0.2 s per engine call of one text
+    async with make_client(engine=slow, max_batch_size=1, request_timeout_s=1.0, cache_size=0) as client:
+        assert (await client.post("/predict", json={"text": "warm-up measures the speed"})).status_code == 200
+        responses = await asyncio.gather(*(client.post("/predict", json={"text": f"t{i}"}) for i in range(20)))
+        info = (await client.get("/info")).json()
+    statuses = [r.status_code for r in responses]
+    # About 1.0 s / 0.2 s = 5 texts fit in the timeout; the rest could only time out, so they get 429 now.
+    assert 4 <= statuses.count(200) <= 7 and statuses.count(429) >= 12, statuses
+    assert set(statuses) <= {200, 429, 503}
+    assert info["batching"]["max_queue_size"] == 4096  # the count limit was nowhere near
+
+
 async def test_engine_failure_is_a_500_without_internals(make_client, tiny_engine):
     async with make_client(engine=clone_engine(tiny_engine, BrokenEngine), cache_size=0) as client:
         response = await client.post("/predict", json={"text": "x"})
