@@ -38,7 +38,7 @@ test: setup system-deps
 	$(BIN)/python -m pytest
 
 lint: setup
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks loadtests
 	$(BIN)/mypy
 
 bench: setup

@@ -77,8 +77,23 @@ def redis_server() -> Iterator[RedisServer]:
         server.kill()
 
 
+def image_command(host: str, port: int) -> list[str]:
+    """The serving image's CMD from deploy/docker/Dockerfile, with ``host`` and ``port`` put in.
+
+    Tests run exactly what the container runs; only the address changes (loopback, a free port).
+    """
+    from tests.deploy.dockerfile import Dockerfile
+
+    command = Dockerfile.read().stage("serve").last("CMD").exec_form()
+    if command[:2] != ["moodline", "serve"] or "--host" not in command or "--port" not in command:
+        raise ValueError(f"the serving image's CMD is not `moodline serve --host H --port P`: {command}")
+    command[command.index("--host") + 1] = host
+    command[command.index("--port") + 1] = str(port)
+    return command
+
+
 def start_moodline(model: Path, port: int, name: str = "test", **settings: str) -> subprocess.Popen[bytes]:
-    """`moodline serve` as the container image runs it, in its own process group."""
+    """`moodline serve` as the container image runs it (its CMD), in its own process group."""
     import os
     import sys
 
@@ -93,7 +108,7 @@ def start_moodline(model: Path, port: int, name: str = "test", **settings: str) 
         "MOODLINE_WORKERS": "1",
     }
     env.update({f"MOODLINE_{key.upper()}": value for key, value in settings.items()})
-    command = [str(script), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    command = [str(script), *image_command("127.0.0.1", port)[1:]]
     return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
 
 

@@ -1,4 +1,7 @@
-"""nginx (Debian package) load-balancing two real `moodline serve` instances; one is killed mid-run."""
+"""nginx (Debian package) load-balancing two real `moodline serve` instances; one is killed mid-run.
+
+The instances run the serving image's CMD (read from deploy/docker/Dockerfile by start_moodline).
+"""
 
 from __future__ import annotations
 
