@@ -6,8 +6,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 # Real servers the integration tests start on loopback, from Debian packages.
-SYSTEM_PACKAGES := redis-server nginx-light chromium wrk
-SYSTEM_BINARIES := redis-server nginx chromium wrk
+# postgresql: its initdb/pg_ctl live in /usr/lib/postgresql/<major>/bin, off the PATH.
+SYSTEM_PACKAGES := redis-server nginx-light chromium wrk postgresql
+SYSTEM_BINARIES := redis-server nginx chromium wrk initdb
 
 .PHONY: setup system-deps run test lint bench clean
 
@@ -16,13 +17,13 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch first, pinned: the local CPU build, never a multi-GB CUDA one.
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[train,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[train,dev,lifecycle]'
 	touch $(STAMP)
 
 setup: $(STAMP)
 
 system-deps:
-	@missing=""; for b in $(SYSTEM_BINARIES); do command -v $$b >/dev/null || [ -x /usr/sbin/$$b ] || missing=1; done; \
+	@missing=""; for b in $(SYSTEM_BINARIES); do command -v $$b >/dev/null || [ -x /usr/sbin/$$b ] || ls /usr/lib/postgresql/*/bin/$$b >/dev/null 2>&1 || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
 			(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES)) >/dev/null \

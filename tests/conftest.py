@@ -8,11 +8,14 @@ and export/engine tests take seconds.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("MOODLINE_NO_PROGRESS", "1")
+# Training runs are tracked (MLflow) and lifecycle stores default to the user's data directory: keep tests out of it.
+os.environ.setdefault("MOODLINE_DATA_DIR", tempfile.mkdtemp(prefix="moodline-test-data-"))
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("MOODLINE_SHARED_DATA", ROOT.parent / "shared" / "data"))

@@ -31,6 +31,9 @@ def wait_for_port(port: int, timeout: float = 20.0) -> None:
 
 def binary(name: str) -> str:
     found = shutil.which(name) or (f"/usr/sbin/{name}" if Path(f"/usr/sbin/{name}").exists() else None)
+    if found is None:  # Debian's PostgreSQL server tools (initdb, pg_ctl) are off the PATH
+        versions = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), key=lambda p: int(p.parts[-3]))
+        found = str(versions[-1]) if versions else None
     if found is None:
         pytest.skip(f"{name} is not installed (make test installs it)")
     return found

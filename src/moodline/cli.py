@@ -7,6 +7,7 @@ convention). Set ``MOODLINE_DEBUG=1`` to see tracebacks of unexpected failures.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import sys
@@ -487,7 +488,20 @@ def evaluate(
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--threads", type=int, default=None, help="Torch threads (default: all cores).")
 @click.option("--resume", is_flag=True, help="Continue from the last checkpoint in --output.")
-def train(label_names: str | None, train_file: Path, output: Path, dev_file: Path | None, **options: Any) -> None:
+@click.option(
+    "--tracker",
+    type=click.Choice(["mlflow", "wandb", "none"]),
+    default=None,
+    help="Log the run to MLflow (default, MOODLINE_TRACKER), Weights & Biases, or nowhere.",
+)
+def train(
+    label_names: str | None,
+    train_file: Path,
+    output: Path,
+    dev_file: Path | None,
+    tracker: str | None,
+    **options: Any,
+) -> None:
     """Fine-tune a classifier on labelled text.
 
     \b
@@ -508,10 +522,21 @@ def train(label_names: str | None, train_file: Path, output: Path, dev_file: Pat
         label_names=names,
         **options,
     )
-    metrics = run_training(args)
+    from .settings import get_settings
+
+    kind = tracker or get_settings().tracker
+    if kind == "mlflow" and tracker is None and importlib.util.find_spec("mlflow") is None:
+        click.echo("note: not tracked (mlflow is not installed: pip install 'moodline[lifecycle]')", err=True)
+        kind = "none"
+    if kind == "none":
+        metrics, run_id = run_training(args), None
+    else:
+        from .lifecycle.tracking import train_with_tracking
+
+        metrics, run_id = train_with_tracking(args, get_settings(), kind)
     click.echo(
         f"best dev accuracy {metrics['best_dev_accuracy']:.4f} at epoch {metrics['best_epoch']} "
-        f"(step {metrics['best_step']}); model written to {output}"
+        f"(step {metrics['best_step']}); model written to {output}" + (f"; {kind} run {run_id}" if run_id else "")
     )
 
 
@@ -692,6 +717,16 @@ def demo(model: str | None) -> None:
     for text, prediction in zip(examples, engine.predict(examples), strict=True):
         click.echo(f"{prediction.label:<10} {prediction.score:.3f}  {text}")
 
+
+def _add_lifecycle_commands() -> None:
+    from .lifecycle.commands import monitor, registry, retrain
+
+    main.add_command(registry)
+    main.add_command(monitor)
+    main.add_command(retrain)
+
+
+_add_lifecycle_commands()
 
 if __name__ == "__main__":
     main()

@@ -40,6 +40,10 @@ def resolve_local(name: str | Path | None) -> Path | None:
 
     ``None``, ``"bundled"`` and the bundled model's name mean the model shipped inside moodline.
     """
+    if str(name).startswith("models:/"):  # the lifecycle model registry (MLflow)
+        from .lifecycle.registry import resolve_registry_uri
+
+        return resolve_registry_uri(str(name))
     if name is None or str(name) in {"bundled", "default", BUNDLED_MODEL_NAME}:
         if not (BUNDLED_MODEL_DIR / "model.onnx").is_file():
             raise ModelLoadError(f"the bundled model is missing from {BUNDLED_MODEL_DIR}; reinstall moodline")

@@ -61,6 +61,57 @@ class Settings(BaseSettings):
     live_alert_threshold: float = Field(-0.3, ge=-1, le=1, description="Rolling sentiment below this is a bad streak.")
     live_alert_count: int = Field(3, ge=1, description="Utterances below the threshold in a row before an alert.")
 
+    # Model lifecycle (tracking, registry, prediction log, monitoring, alerts, retraining)
+    data_dir: str | None = Field(
+        None, description="Embedded stores' directory (default: $XDG_DATA_HOME/moodline or ~/.local/share/moodline)."
+    )
+    mlflow_uri: str | None = Field(
+        None, description="MLflow tracking server URL (default: a SQLite store under data_dir)."
+    )
+    tracker: Literal["mlflow", "wandb", "none"] = Field("mlflow", description="Where 'moodline train' logs runs.")
+    registry_name: str = Field("moodline", description="Registered model name used by retraining and the monitor.")
+    store_url: str | None = Field(
+        None, description="Prediction log / feedback / alert database (default: SQLite under data_dir)."
+    )
+    prediction_sample_rate: float = Field(0.0, ge=0, le=1, description="Share of prediction requests logged.")
+    prediction_log_queue: int = Field(10_000, ge=1, description="Predictions waiting to be written; more are dropped.")
+    champion_poll_s: float = Field(30.0, ge=0, description="How often a models:/NAME@ALIAS server checks the alias.")
+    monitor_interval_s: float = Field(0.0, ge=0, description="Seconds between in-server checks (0: no job).")
+    monitor_recent: int = Field(500, ge=10, description="Latest predictions / feedback a check looks at.")
+    monitor_reference: int = Field(500, ge=10, description="First predictions of the model version: the reference.")
+    monitor_min_samples: int = Field(100, ge=10, description="Fewer predictions in a window: no drift verdict.")
+    accuracy_min_samples: int = Field(50, ge=5, description="Fewer labelled feedback rows: no accuracy verdict.")
+    accuracy_tolerance: float = Field(0.05, ge=0, le=1, description="Allowed drop below the evaluation accuracy.")
+    monitor_confidence: float = Field(0.95, gt=0.5, lt=1, description="Confidence level of the accuracy interval.")
+    baseline_accuracy: float | None = Field(
+        None, ge=0, le=1, description="Evaluation accuracy of a model that is not in the registry."
+    )
+    psi_threshold: float = Field(0.25, gt=0, description="Population stability index above this is drift.")
+    confidence_drop: float = Field(0.1, gt=0, le=1, description="Mean top probability falling by more: drift.")
+    oov_increase: float = Field(0.1, gt=0, le=1, description="Out-of-vocabulary word share rising by more: drift.")
+    max_model_age_days: float = Field(180.0, gt=0, description="An older model fails the staleness check.")
+    smtp_host: str | None = Field(None, description="SMTP server for alert email.")
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_security: Literal["none", "starttls", "ssl"] = "starttls"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_ca_file: str | None = Field(None, description="CA bundle to verify the SMTP server (default: system).")
+    smtp_timeout_s: float = Field(10.0, gt=0)
+    alert_email_from: str = "moodline@localhost"
+    alert_email_to: Annotated[list[str], NoDecode] = Field(default_factory=list, description="Comma-separated.")
+    alert_webhook_url: str | None = Field(None, description="Slack-compatible webhook: POST {'text': ...}.")
+    alert_retry_base_s: float = Field(30.0, gt=0, description="First retry delay of an undelivered alert (doubles).")
+    alert_retry_max_s: float = Field(3600.0, gt=0, description="Longest delay between delivery attempts.")
+    retrain_data: str | None = Field(None, description="Base training data a challenger is trained on.")
+    retrain_heldout: str | None = Field(None, description="Labelled file both models are scored on.")
+    retrain_base_model: str = Field("sentence-transformers/all-MiniLM-L6-v2", description="Encoder to fine-tune.")
+    retrain_epochs: int = Field(2, ge=1)
+    retrain_learning_rate: float = Field(5e-5, gt=0)
+    retrain_limit: int | None = Field(None, ge=2, description="Use only the first N rows of the base data.")
+    retrain_margin: float = Field(0.01, ge=0, le=1, description="Held-out accuracy a challenger must gain.")
+    retrain_quantize: bool = Field(True, description="Export challengers to int8.")
+    retrain_on_failure: bool = Field(False, description="A newly failing accuracy/drift check starts a retraining.")
+
     # Server
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
@@ -71,7 +122,7 @@ class Settings(BaseSettings):
     def inference_threads(self) -> int:
         return self.threads or max(1, (os.cpu_count() or 1) // self.workers)
 
-    @field_validator("api_keys", mode="before")
+    @field_validator("api_keys", "alert_email_to", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):

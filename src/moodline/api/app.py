@@ -24,6 +24,8 @@ from ..settings import Settings, get_settings
 from ..web import mount_web
 from .conversations import router as conversations_router
 from .errors import install_error_handlers
+from .feedback import router as feedback_router
+from .feedback import start_lifecycle, stop_lifecycle
 from .metrics import Metrics
 from .middleware import BodySizeLimit, InstanceHeader, RequestMetrics
 from .routes import INSTANCE_ID, router
@@ -41,8 +43,13 @@ def build_cache(settings: Settings) -> PredictionCache | None:
 
 
 def load_engine(settings: Settings) -> Engine:
+    model = settings.model
+    if model and model.startswith("models:/"):  # a registry alias or version, resolved with these settings
+        from ..lifecycle.registry import ModelRegistry
+
+        model = str(ModelRegistry(settings).resolve(model)[0])
     return Engine.load(
-        settings.model,
+        model,
         backend=settings.backend,
         threads=settings.inference_threads(),
         spinning=settings.ort_spinning,
@@ -76,12 +83,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         log.info(
             "serving %s (version %s, %s)", state.engine.info.name, state.engine.info.version, state.engine.info.backend
         )
+        await start_lifecycle(state)
         try:
             yield
         finally:
             # Stop taking new work, then finish what is queued: a SIGTERM drains, it does not drop.
             state.ready = False
             await state.batcher.stop(drain=True)
+            await stop_lifecycle(state)
 
     app = FastAPI(
         title="moodline",
@@ -93,6 +102,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     install_error_handlers(app)
     app.include_router(router)
     app.include_router(conversations_router)
+    app.include_router(feedback_router)
     mount_web(app)  # the browser page at /, outside the OpenAPI schema
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)

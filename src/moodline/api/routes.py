@@ -88,6 +88,8 @@ def _timing_headers(response: Response, result: ScoreResult) -> None:
     response.headers["X-Moodline-Inference-Ms"] = f"{inference:.2f}"
     response.headers["X-Moodline-Cache-Hits"] = str(result.cache_hits)
     response.headers["Server-Timing"] = f"queue;dur={queue:.2f}, inference;dur={inference:.2f}, total;dur={total:.2f}"
+    if result.prediction_ids:  # logged predictions: ids for POST /feedback, in input order
+        response.headers["X-Prediction-Id"] = ",".join(result.prediction_ids)
 
 
 def _outputs(result: ScoreResult) -> list[PredictionOut]:

@@ -25,6 +25,7 @@ class ScoreResult:
     timing: BatchTiming
     total_s: float
     cache_hits: int = 0
+    prediction_ids: list[str] = field(default_factory=list)  # set when the request was logged (sampled)
 
 
 @dataclass
@@ -86,7 +87,10 @@ class ServerState:
             for index, prediction in zip(missing, fresh, strict=True):
                 results[index] = prediction
             await self._cache_set([(keys[i], p) for i, p in zip(missing, fresh, strict=True)])
-        return ScoreResult([p for p in results if p is not None], timing, time.perf_counter() - started, hits)
+        predictions = [p for p in results if p is not None]
+        logger = self.extra.get("prediction_log")  # lifecycle prediction log; never blocks (bounded queue)
+        ids = logger.record(texts, predictions, self.engine.info.name, self.engine.info.version) if logger else []
+        return ScoreResult(predictions, timing, time.perf_counter() - started, hits, ids)
 
     async def _cache_get(self, keys: list[str]) -> list[Prediction | None]:
         if self.cache is None:

@@ -1,0 +1,53 @@
+"""Model lifecycle: tracking, registry, prediction log and feedback, checks, alerts, retraining, hot swap.
+
+Modules, one concern each::
+
+    config.py          where the embedded stores live (data directory, tracking URI, store URL)
+    store.py           the lifecycle database (SQLite or PostgreSQL): predictions, feedback, check state, outbox
+    prediction_log.py  sampled, asynchronous logging of served predictions
+    tracking.py        MLflow / W&B runs for training
+    registry.py        MLflow model registry: versions, aliases champion/challenger, models:/ URIs
+    checks.py          accuracy, drift and staleness checks computed from the store
+    alerts.py          outbox delivery by email (SMTP) and webhook, once per failing episode
+    retrain.py         train a challenger on base data + feedback, promote it only if better
+    server.py          the in-server jobs: periodic checks, alias polling and hot swap
+    commands.py        ``moodline registry``, ``moodline monitor``, ``moodline retrain``
+
+Names are imported on first use (the optional dependencies load only then).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__all__ = [
+    "AlertDispatcher",
+    "ModelFacts",
+    "ModelRegistry",
+    "Monitor",
+    "MonitorReport",
+    "PredictionLogger",
+    "RetrainResult",
+    "Store",
+    "retrain",
+]
+
+_HOMES = {
+    "AlertDispatcher": "alerts",
+    "ModelFacts": "checks",
+    "Monitor": "checks",
+    "MonitorReport": "checks",
+    "ModelRegistry": "registry",
+    "PredictionLogger": "prediction_log",
+    "RetrainResult": "retrain",
+    "retrain": "retrain",
+    "Store": "store",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'moodline.lifecycle' has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{home}", __name__), name)
