@@ -4,9 +4,13 @@ Closed-loop load from ``wrk`` (C, so the load generator takes little of the two 
 need): N connections each send one SST-2 dev sentence per request, cycling through the dev set, and
 send the next as soon as the answer arrives. For each concurrency level (default 1, 8, 32, 128):
 
-* ``reference``: Flask under Gunicorn (2 sync workers, 1 torch thread each, the usual tutorial
-  setup made fair for 2 cores), calling the Hugging Face pipeline once per request, on a model with
-  the exact DistilBERT-SST2 architecture (random weights, same compute);
+* ``reference``: Flask under Gunicorn, 2 sync workers (one per core), calling the Hugging Face
+  pipeline once per request, as such servers are usually written: torch keeps its default thread
+  count, so each worker uses every core and the two compete. The model has the exact
+  DistilBERT-SST2 architecture (random weights, same compute);
+* ``reference tuned``: the same server with ``torch.set_num_threads(1)`` in each worker, which
+  removes the oversubscription: the strongest version of that design on 2 cores, printed for
+  comparison (``vs tuned``);
 * ``moodline``: ``moodline serve`` (the same command the container runs) with that model exported
   to int8, prediction cache off so every request is computed;
 * ``moodline bundled``: ``moodline serve`` with the bundled model, cache off.
@@ -42,7 +46,8 @@ import torch
 from flask import Flask, jsonify, request
 from transformers import pipeline
 
-torch.set_num_threads(1)
+if os.environ.get("REFERENCE_TORCH_THREADS"):  # only the tuned variant sets it
+    torch.set_num_threads(int(os.environ["REFERENCE_TORCH_THREADS"]))
 classify = pipeline("sentiment-analysis", model=os.environ["REFERENCE_MODEL"], device="cpu")
 app = Flask(__name__)
 
@@ -74,6 +79,7 @@ class Point:
     p99_ms: float
     errors: int
     vs_reference: float | None = None
+    vs_tuned_reference: float | None = None
     vs_engine: float | None = None
 
 
@@ -197,22 +203,15 @@ def main() -> int:
         (work / "reference_app.py").write_text(REFERENCE_APP)
 
         points: list[Point] = []
-        port = free_port()
-        reference = start(
-            [
-                str(Path(sys.executable).parent / "gunicorn"),
-                "-w",
-                "2",
-                "-b",
-                f"127.0.0.1:{port}",
-                "--timeout",
-                "120",
-                "reference_app:app",
-            ],
-            {"REFERENCE_MODEL": str(hf_dir)},
-            cwd=work,
-        )
-        points += measure_server("reference", reference, port, levels, args.duration, bodies, script)
+        for name, torch_threads in (("reference", {}), ("reference tuned", {"REFERENCE_TORCH_THREADS": "1"})):
+            port = free_port()
+            gunicorn = [str(Path(sys.executable).parent / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}"]
+            reference = start(
+                [*gunicorn, "--timeout", "120", "reference_app:app"],
+                {"REFERENCE_MODEL": str(hf_dir), **torch_threads},
+                cwd=work,
+            )
+            points += measure_server(name, reference, port, levels, args.duration, bodies, script)
         for name, model in (("moodline", str(int8_dir)), ("moodline bundled", "bundled")):
             port = free_port()
             server = start([str(moodline), "serve", "--port", str(port)], {**common, "MOODLINE_MODEL": model})
@@ -228,9 +227,12 @@ def main() -> int:
             ).sentences_per_s,
         }
     reference_rate = {p.concurrency: p.sentences_per_s for p in points if p.server == "reference"}
+    tuned_rate = {p.concurrency: p.sentences_per_s for p in points if p.server == "reference tuned"}
     for point in points:
         if point.server != "reference":
             point.vs_reference = point.sentences_per_s / reference_rate[point.concurrency]
+        if point.server.startswith("moodline"):
+            point.vs_tuned_reference = point.sentences_per_s / tuned_rate[point.concurrency]
             point.vs_engine = point.sentences_per_s / engine_rate[point.server]
     if args.json:
         print(json.dumps({"engine_sentences_per_s": engine_rate, "points": [asdict(p) for p in points]}, indent=2))
@@ -245,15 +247,16 @@ def main() -> int:
     )
     header = (
         f"{'server':<18}{'clients':>8}{'sent/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'vs ref':>8}"
-        f"{'vs engine':>10}"
+        f"{'vs tuned':>9}{'vs engine':>10}"
     )
     print(header + "\n" + "-" * len(header))
     for p in points:
         ref = f"{p.vs_reference:.2f}x" if p.vs_reference else "1.00x"
+        tuned = f"{p.vs_tuned_reference:.2f}x" if p.vs_tuned_reference else ""
         eng = f"{p.vs_engine:.0%}" if p.vs_engine else ""
         print(
             f"{p.server:<18}{p.concurrency:>8}{p.sentences_per_s:>9.1f}{p.p50_ms:>9.2f}{p.p99_ms:>9.2f}"
-            f"{p.errors:>8}{ref:>8}{eng:>10}"
+            f"{p.errors:>8}{ref:>8}{tuned:>9}{eng:>10}"
         )
     return 0
 

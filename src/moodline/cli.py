@@ -683,6 +683,12 @@ def serve(
     for name, value in overrides.items():
         if value is not None:
             os.environ[name] = str(value)
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        # Every worker writes its metrics there and a scrape of any worker sums them all; without it
+        # /metrics would show only the worker that happened to answer.
+        import tempfile
+
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="moodline-metrics-")
     from .engine import Engine
     from .settings import Settings
 

@@ -47,3 +47,32 @@ def test_sigterm_drains_requests_in_flight(tiny_onnx_model):
     finally:
         if server.poll() is None:
             os.killpg(server.pid, signal.SIGKILL)
+
+
+def test_metrics_sum_every_worker(tiny_onnx_model):
+    port = free_port()
+    server = start_moodline(tiny_onnx_model, port, workers="2", cache_size="0")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_port(port, timeout=60)
+        for _ in range(100):  # both workers up: the port opens with the first
+            if httpx.get(f"{base}/readyz").status_code == 200:
+                break
+        for i in range(40):  # a new connection each: the kernel spreads them over the workers
+            with httpx.Client(base_url=base) as client:
+                assert client.post("/predict", json={"text": f"counted {i}"}).status_code == 200
+        totals = set()
+        for _ in range(10):
+            with httpx.Client(base_url=base) as client:
+                metrics = client.get("/metrics").text
+            totals.add(
+                sum(
+                    float(line.split()[-1])
+                    for line in metrics.splitlines()
+                    if line.startswith("moodline_http_requests_total{") and 'route="/predict"' in line
+                )
+            )
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    assert totals == {40.0}  # whichever worker answers the scrape reports both workers' requests
