@@ -107,6 +107,20 @@ def wait_ready(port: int, path: str, timeout: float = 120.0) -> None:
     raise SystemExit(f"error: the server on port {port} did not become ready")
 
 
+def wait_idle(port: int) -> None:
+    """Wait until requests abandoned by the last wrk run are done.
+
+    wrk stops at the deadline with requests in flight, and a sync Gunicorn worker still finishes
+    every connection it accepted: without this, a slow server's backlog from one level would eat
+    into the next level's time.
+    """
+    for _ in range(300):
+        started = time.monotonic()
+        wait_ready(port, "/predict", timeout=120)
+        if time.monotonic() - started < 0.5:
+            return
+
+
 def start(command: list[str], env: dict[str, str], cwd: Path | None = None) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         command,
@@ -166,11 +180,16 @@ def measure_server(
         run_wrk(port, max(levels), 2, bodies, script)  # warm-up: thread pools, allocator, caches
         points = []
         for concurrency in levels:
+            wait_idle(port)
             engine_bench.progress(f"{name}: {concurrency} clients")
             points.append(Point(name, concurrency, *run_wrk(port, concurrency, duration, bodies, script)))
         return points
     finally:
         stop(process)
+
+
+def ratio(rate: float, baseline: float) -> float | None:
+    return rate / baseline if baseline > 0 else None  # a reference that answered nothing has no ratio
 
 
 def main() -> int:
@@ -230,9 +249,9 @@ def main() -> int:
     tuned_rate = {p.concurrency: p.sentences_per_s for p in points if p.server == "reference tuned"}
     for point in points:
         if point.server != "reference":
-            point.vs_reference = point.sentences_per_s / reference_rate[point.concurrency]
+            point.vs_reference = ratio(point.sentences_per_s, reference_rate[point.concurrency])
         if point.server.startswith("moodline"):
-            point.vs_tuned_reference = point.sentences_per_s / tuned_rate[point.concurrency]
+            point.vs_tuned_reference = ratio(point.sentences_per_s, tuned_rate[point.concurrency])
             point.vs_engine = point.sentences_per_s / engine_rate[point.server]
     if args.json:
         print(json.dumps({"engine_sentences_per_s": engine_rate, "points": [asdict(p) for p in points]}, indent=2))
@@ -251,7 +270,7 @@ def main() -> int:
     )
     print(header + "\n" + "-" * len(header))
     for p in points:
-        ref = f"{p.vs_reference:.2f}x" if p.vs_reference else "1.00x"
+        ref = f"{p.vs_reference:.2f}x" if p.vs_reference else ("1.00x" if p.server == "reference" else "n/a")
         tuned = f"{p.vs_tuned_reference:.2f}x" if p.vs_tuned_reference else ""
         eng = f"{p.vs_engine:.0%}" if p.vs_engine else ""
         print(

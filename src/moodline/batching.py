@@ -19,8 +19,6 @@ import asyncio
 import contextlib
 import functools
 import logging
-import os
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -85,21 +83,6 @@ class BatcherStats:
 BatchObserver = Callable[[int, float], None]
 
 
-INFERENCE_NICENESS = 10
-
-
-def _yield_cpu_to_the_event_loop() -> None:
-    """Lower the inference thread's scheduling priority (Linux sets niceness per thread).
-
-    When the cores are saturated, the event loop then still runs at once: health probes and 429s are
-    answered in milliseconds instead of waiting behind a batch, and the loop's short bursts of work
-    cost inference little.
-    """
-    with contextlib.suppress(AttributeError, OSError):  # not Linux, or not permitted: keep the default
-        thread = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, thread, os.getpriority(os.PRIO_PROCESS, thread) + INFERENCE_NICENESS)
-
-
 class DynamicBatcher:
     """Merge concurrent ``predict`` calls into engine batches.
 
@@ -132,9 +115,7 @@ class DynamicBatcher:
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         # One inference at a time: ONNX Runtime already uses every core for a batch.
-        self._executor = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="moodline-inference", initializer=_yield_cpu_to_the_event_loop
-        )
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="moodline-inference")
         # (seconds, texts) of recent batches. Their ratio weighs each batch by its size, so a slow
         # one-text batch (a cold shape, a quiet moment) barely moves the estimate that full batches set.
         self._recent_batches: deque[tuple[float, int]] = deque(maxlen=32)
