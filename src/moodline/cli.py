@@ -842,7 +842,7 @@ def serve(
 @main.command(context_settings=CONTEXT)
 @click.option("--model", "-m", default=None, help=model_help)
 def demo(model: str | None) -> None:
-    """Predict a few example sentences with the bundled model (what 'make run' shows)."""
+    """Predict a few example sentences with the bundled model, without a server."""
     from .engine import Engine
 
     engine = Engine.load(model)
