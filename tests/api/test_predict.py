@@ -287,3 +287,12 @@ async def test_neutral_band_setting(make_client):
     async with make_client(engine=Engine.load(), neutral_band="0,1") as client:  # a binary model: the band applies
         response = await client.post("/predict", json={"texts": ["good", "bad"], "three_way": True})
     assert [p["label"] for p in response.json()["predictions"]] == ["neutral", "neutral"]
+
+
+async def test_keepalive_connections_are_recycled_about_every_n_requests(make_client):
+    async with make_client(keepalive_requests=10) as client:
+        recycled = [(await client.get("/livez")).headers.get("connection") == "close" for _ in range(2000)]
+    async with make_client(keepalive_requests=0) as client:
+        kept = [(await client.get("/livez")).headers.get("connection") for _ in range(200)]
+    assert 120 <= sum(recycled) <= 290  # binomial(2000, 1/10): 200 +- 6 standard deviations
+    assert kept == [None] * 200

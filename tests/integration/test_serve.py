@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from collections import Counter
 
 import httpx
 import pytest
@@ -76,3 +77,43 @@ def test_metrics_sum_every_worker(tiny_onnx_model):
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
     assert totals == {40.0}  # whichever worker answers the scrape reports both workers' requests
+
+
+def test_recycled_connections_spread_over_the_workers(tiny_onnx_model):
+    """Keep-alive connections pinned to one worker are closed now and then and land on the other.
+
+    Without recycling, the first accept race decides the split for good: it is lopsided in about one
+    run in three (then this test fails), even in the others.
+    """
+    port = free_port()
+    server = start_moodline(tiny_onnx_model, port, workers="2", keepalive_requests="10", instance_id="")
+    base = f"http://127.0.0.1:{port}"
+
+    async def load() -> Counter[str]:
+        later: Counter[str] = Counter()
+
+        async def connection(client: httpx.AsyncClient, i: int) -> None:
+            for k in range(120):
+                response = await client.post("/predict", json={"text": f"spread {i} {k}"})
+                assert response.status_code == 200
+                if k >= 60:
+                    later[response.headers["x-moodline-instance"]] += 1
+
+        clients = [httpx.AsyncClient(base_url=base, timeout=30) for _ in range(16)]
+        try:
+            await asyncio.gather(*(connection(c, i) for i, c in enumerate(clients)))
+        finally:
+            for client in clients:
+                await client.aclose()
+        return later
+
+    try:
+        wait_for_port(port, timeout=60)
+        for _ in range(100):
+            if httpx.get(f"{base}/readyz").status_code == 200:
+                break
+        later = asyncio.run(load())
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    assert len(later) == 2 and min(later.values()) >= 0.25 * sum(later.values()), later

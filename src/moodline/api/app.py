@@ -27,7 +27,7 @@ from .errors import install_error_handlers
 from .feedback import router as feedback_router
 from .feedback import start_lifecycle, stop_lifecycle
 from .metrics import Metrics
-from .middleware import BodySizeLimit, InstanceHeader, RequestMetrics
+from .middleware import BodySizeLimit, ConnectionRecycling, InstanceHeader, RequestMetrics
 from .routes import INSTANCE_ID, router
 from .service import ServerState
 
@@ -107,5 +107,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)
     app.add_middleware(InstanceHeader, instance=INSTANCE_ID)
+    app.add_middleware(ConnectionRecycling, mean_requests=settings.keepalive_requests)
 
     return app
