@@ -42,8 +42,9 @@ def build_cache(settings: Settings) -> PredictionCache | None:
     return LRUCache(settings.cache_size) if settings.cache_size > 0 else None
 
 
-def load_engine(settings: Settings) -> Engine:
-    model = settings.model
+def load_engine(settings: Settings, model: str | None = None) -> Engine:
+    """The engine ``settings`` describe, for ``model`` (default: ``settings.model``)."""
+    model = model or settings.model
     if model and model.startswith("models:/"):  # a registry alias or version, resolved with these settings
         from ..lifecycle.registry import ModelRegistry
 

@@ -212,18 +212,8 @@ class LifecycleServices:
         if found is None or found.version == current:
             return
         directory = await asyncio.to_thread(registry.download, found)
-        engine = await asyncio.to_thread(_load_like, self.state.engine, self.settings, str(directory))
+        from ..api.app import load_engine  # the server's own loader: same backend, threads and batching
+
+        engine = await asyncio.to_thread(load_engine, self.settings, str(directory))
         swap_engine(self.state, engine)
         log.warning("now serving %s version %s (%s@%s)", engine.info.name, engine.info.version, name, alias)
-
-
-def _load_like(_old: Engine, settings: Settings, directory: str) -> Engine:
-    return Engine.load(
-        directory,
-        backend=settings.backend,
-        threads=settings.inference_threads(),
-        spinning=settings.ort_spinning,
-        long_text=settings.long_text,
-        batch_size=settings.engine_batch_size,
-        token_budget=settings.max_batch_tokens,
-    )
