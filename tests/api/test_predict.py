@@ -291,8 +291,10 @@ async def test_neutral_band_setting(make_client):
 
 async def test_keepalive_connections_are_recycled_about_every_n_requests(make_client):
     async with make_client(keepalive_requests=10) as client:
-        recycled = [(await client.get("/livez")).headers.get("connection") == "close" for _ in range(2000)]
+        recycled = [(await client.get("/info")).headers.get("connection") == "close" for _ in range(2000)]
+        probes = [(await client.get("/livez")).headers.get("connection") for _ in range(200)]
     async with make_client(keepalive_requests=0) as client:
         kept = [(await client.get("/livez")).headers.get("connection") for _ in range(200)]
     assert 120 <= sum(recycled) <= 290  # binomial(2000, 1/10): 200 +- 6 standard deviations
     assert kept == [None] * 200
+    assert probes == [None] * 200  # health probes keep their connection

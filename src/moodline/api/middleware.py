@@ -122,6 +122,9 @@ class InstanceHeader:
         await self.app(scope, receive, add_header)
 
 
+PROBE_PATHS = frozenset({"/livez", "/readyz"})
+
+
 class ConnectionRecycling:
     """Close a keep-alive connection after about ``mean_requests`` requests (at random, so no state).
 
@@ -138,7 +141,8 @@ class ConnectionRecycling:
         self.probability = 1 / mean_requests if mean_requests > 0 else 0.0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.probability:
+        # Health probes keep their connection: a prober's reconnect would only add to its latency.
+        if scope["type"] != "http" or not self.probability or scope["path"] in PROBE_PATHS:
             await self.app(scope, receive, send)
             return
 
