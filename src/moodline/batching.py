@@ -196,12 +196,15 @@ class DynamicBatcher:
         now = time.perf_counter()
         for item in items:
             if not item.taken and not item.future.done():
-                self.stats.expired += 1
-                item.future.set_exception(
-                    QueueTimeoutError(
-                        f"request waited {now - item.enqueued:.1f}s in the queue; the limit is {self.timeout_s:.1f}s"
-                    )
-                )
+                self._time_out(item, now)
+
+    def _time_out(self, item: _Item, now: float) -> None:
+        self.stats.expired += 1
+        item.future.set_exception(
+            QueueTimeoutError(
+                f"request waited {now - item.enqueued:.1f}s in the queue; the limit is {self.timeout_s:.1f}s"
+            )
+        )
 
     async def predict_direct(
         self, texts: Sequence[str], long_text: LongTextMode
@@ -248,12 +251,7 @@ class DynamicBatcher:
             if item.future.done():  # the request was cancelled (client went away)
                 continue
             if now > item.deadline:
-                self.stats.expired += 1
-                item.future.set_exception(
-                    QueueTimeoutError(
-                        f"request waited {now - item.enqueued:.1f}s in the queue; the limit is {self.timeout_s:.1f}s"
-                    )
-                )
+                self._time_out(item, now)
                 continue
             item.taken = True
             batch.append(item)

@@ -14,12 +14,24 @@ import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .errors import DataFileError, InvalidInputError
 
-__all__ = ["LabelledData", "detect_format", "read_labelled", "read_rows", "split_holdout"]
+__all__ = ["LabelledData", "detect_format", "parse_jsonl_line", "read_labelled", "read_rows", "split_holdout"]
 
 FORMATS = ("csv", "tsv", "jsonl")
+
+
+def parse_jsonl_line(path: Path, number: int, line: str) -> dict[str, Any]:
+    """One JSON Lines record, or a :class:`DataFileError` naming the file and line."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise DataFileError(f"{path}, line {number}: invalid JSON ({exc.msg})") from exc
+    if not isinstance(record, dict):
+        raise DataFileError(f"{path}, line {number}: expected a JSON object per line")
+    return record
 
 
 def detect_format(path: Path, explicit: str | None = None) -> str:
@@ -47,15 +59,8 @@ def read_rows(path: str | Path, fmt: str | None = None) -> Iterator[tuple[int, d
         with path.open(encoding="utf-8-sig", newline="") as handle:
             if fmt == "jsonl":
                 for number, line in enumerate(handle, start=1):
-                    if not line.strip():
-                        continue
-                    try:
-                        record = json.loads(line)
-                    except json.JSONDecodeError as exc:
-                        raise DataFileError(f"{path}, line {number}: invalid JSON ({exc.msg})") from exc
-                    if not isinstance(record, dict):
-                        raise DataFileError(f"{path}, line {number}: expected a JSON object per line")
-                    yield number, record
+                    if line.strip():
+                        yield number, parse_jsonl_line(path, number, line)
                 return
             if fmt == "tsv":
                 reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)

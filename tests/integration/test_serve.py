@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import time
 from collections import Counter
 
 import httpx
@@ -50,15 +51,21 @@ def test_sigterm_drains_requests_in_flight(tiny_onnx_model):
             os.killpg(server.pid, signal.SIGKILL)
 
 
+def wait_for_workers(port: int) -> None:
+    """The port opens with the first worker; wait until a worker answers ready."""
+    wait_for_port(port, timeout=60)
+    for _ in range(100):
+        if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
+            return
+        time.sleep(0.05)
+
+
 def test_metrics_sum_every_worker(tiny_onnx_model):
     port = free_port()
     server = start_moodline(tiny_onnx_model, port, workers="2", cache_size="0")
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_for_port(port, timeout=60)
-        for _ in range(100):  # both workers up: the port opens with the first
-            if httpx.get(f"{base}/readyz").status_code == 200:
-                break
+        wait_for_workers(port)
         for i in range(40):  # a new connection each: the kernel spreads them over the workers
             with httpx.Client(base_url=base) as client:
                 assert client.post("/predict", json={"text": f"counted {i}"}).status_code == 200
@@ -108,10 +115,7 @@ def test_recycled_connections_spread_over_the_workers(tiny_onnx_model):
         return later
 
     try:
-        wait_for_port(port, timeout=60)
-        for _ in range(100):
-            if httpx.get(f"{base}/readyz").status_code == 200:
-                break
+        wait_for_workers(port)
         later = asyncio.run(load())
     finally:
         os.killpg(server.pid, signal.SIGTERM)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from ..data import parse_jsonl_line
 from ..errors import DataFileError, MissingDependencyError
 
 __all__ = [
@@ -175,14 +176,7 @@ class TableReader:
                     raw = raw[3:]
                 if not raw.strip():
                     continue
-                line = raw.decode("utf-8", "surrogateescape")
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise DataFileError(f"{self.path}, line {number}: invalid JSON ({exc.msg})") from exc
-                if not isinstance(record, dict):
-                    raise DataFileError(f"{self.path}, line {number}: expected a JSON object per line")
-                yield number, record
+                yield number, parse_jsonl_line(self.path, number, raw.decode("utf-8", "surrogateescape"))
 
     def records(self) -> Iterator[tuple[int, list[Any]]]:
         """Every ``(line, values)`` in file order."""
