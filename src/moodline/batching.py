@@ -1,9 +1,18 @@
 """Dynamic batching: merge texts from concurrent requests into engine batches.
 
 Requests put their texts on a bounded queue and await futures. One worker task takes whatever is
-queued (up to ``max_batch_size`` texts, waiting at most ``max_latency_ms`` for more once the first
-arrives), runs the engine in a thread so the event loop stays free, and resolves each text's future.
-While one batch runs, the next one fills, so under load batches grow by themselves.
+queued (up to ``max_batch_size`` texts), runs the engine in a thread so the event loop stays free,
+and resolves each text's future. While one batch runs, the next one fills, so under load batches grow
+by themselves.
+
+How long to wait for more texts before a batch starts: until as many are queued as were in play
+during the previous batch (the texts it scored plus those that queued meanwhile), and at most
+``max_latency_ms`` from the later of the first text's arrival and the end of the previous batch.
+Under steady load the texts expected are the clients just answered coming back. Started with
+whoever was already queued, the next batch would leave them for the one after, and the clients
+settle into alternating half-size batches (DistilBERT-shaped model, 32 clients, 2 workers: 7.5 texts
+per batch on average, against 14 with this rule and about 5 % more sentences/s). A lone client
+expects only itself and is served at once (bundled model, one client: p50 3.1 ms instead of 5.8).
 
 Guarantees: a full queue answers :class:`QueueFullError` (429) at once, and so does a queue whose
 expected wait (queued texts x measured seconds per text) already exceeds the request timeout, since
@@ -119,6 +128,8 @@ class DynamicBatcher:
         # (seconds, texts) of recent batches. Their ratio weighs each batch by its size, so a slow
         # one-text batch (a cold shape, a quiet moment) barely moves the estimate that full batches set.
         self._recent_batches: deque[tuple[float, int]] = deque(maxlen=32)
+        self._free_since = 0.0  # when the last batch ended
+        self._expected = max_batch_size  # texts in play during the last batch: what to wait for
 
     @property
     def queue_depth(self) -> int:
@@ -230,10 +241,10 @@ class DynamicBatcher:
             if not self._queue:
                 self._wakeup.clear()
                 await self._wakeup.wait()
-            # Give concurrent requests a moment to join the batch, but never longer than max_latency.
-            first = self._queue[0].enqueued
-            while len(self._queue) < self.max_batch_size:
-                remaining = first + self.max_latency_s - time.perf_counter()
+            # Wait for the texts expected back (see the module docstring), never past max_latency.
+            opened = max(self._queue[0].enqueued, self._free_since)
+            while len(self._queue) < self._expected:
+                remaining = opened + self.max_latency_s - time.perf_counter()
                 if remaining <= 0:
                     break
                 self._wakeup.clear()
@@ -242,6 +253,8 @@ class DynamicBatcher:
             batch = self._take_batch()
             if batch:
                 await self._score(loop, batch)
+                self._free_since = time.perf_counter()
+                self._expected = min(self.max_batch_size, len(batch) + len(self._queue))
 
     def _take_batch(self) -> list[_Item]:
         now = time.perf_counter()

@@ -31,10 +31,9 @@ class Settings(BaseSettings):
     max_latency_ms: float = Field(2.0, ge=0, description="Longest wait for more texts before a batch runs.")
     max_batch_tokens: int = Field(16384, ge=64, description="Token budget (rows x longest) per engine batch.")
     # Requests arrive with random lengths; padding 16-32 of them to the longest nearly doubles the work
-    # on SST-2-like traffic. Sorting a merged batch by length and running it in padded calls of 4 was
-    # measured fastest: 18 % more sentences/s than calls of 8 for both the bundled and the
-    # DistilBERT-shaped model, as fast as calls of 2 (benchmarks/serve.py).
-    engine_batch_size: int = Field(4, ge=1, description="Rows per padded engine call within a merged batch.")
+    # on SST-2-like traffic. The engine cuts each merged batch, sorted by length, into the calls that
+    # cost least (padding against per-call overhead; see bucketing.sorted_batches); this caps a call.
+    engine_batch_size: int = Field(32, ge=1, description="Most rows in one padded engine call.")
     max_queue_size: int = Field(4096, ge=1, description="Texts waiting at most; beyond it requests get 429.")
     request_timeout_s: float = Field(10.0, gt=0, description="A request still queued after this gets 503.")
 

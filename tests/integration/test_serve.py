@@ -86,23 +86,57 @@ def test_metrics_sum_every_worker(tiny_onnx_model):
     assert totals == {40.0}  # whichever worker answers the scrape reports both workers' requests
 
 
-def test_recycled_connections_spread_over_the_workers(tiny_onnx_model):
-    """Keep-alive connections pinned to one worker are closed now and then and land on the other.
+def listening_sockets(port: int) -> int:
+    """How many sockets listen on ``port`` on this machine (from the kernel's own table)."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as rows:
+            next(rows)
+            for row in rows:
+                local, state = row.split()[1], row.split()[3]
+                count += state == "0A" and int(local.rsplit(":", 1)[1], 16) == port  # 0A: LISTEN
+    return count
 
-    Without recycling, the first accept race decides the split for good: it is lopsided in about one
-    run in three (then this test fails), even in the others.
-    """
+
+@pytest.mark.skipif(not os.path.exists("/proc/net/tcp"), reason="needs Linux (SO_REUSEPORT balancing)")
+def test_each_worker_listens_on_a_socket_of_its_own(tiny_onnx_model):
+    """So the kernel spreads connections over the workers; a shared socket went to whoever woke first."""
+    port = free_port()
+    server = start_moodline(tiny_onnx_model, port, workers="3")
+    try:
+        wait_for_workers(port)
+        deadline = time.monotonic() + 60
+        while listening_sockets(port) < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert listening_sockets(port) == 3
+        # The same port stays closed to any other server, moodline or not.
+        second = start_moodline(tiny_onnx_model, port)
+        _, stderr = second.communicate(timeout=60)
+        assert second.returncode == 1
+        assert f"127.0.0.1:{port} is already in use" in stderr.decode()
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def test_recycled_connections_spread_over_the_workers(tiny_onnx_model):
+    """Keep-alive connections are closed now and then, reconnect, and the load stays on both workers."""
     port = free_port()
     server = start_moodline(tiny_onnx_model, port, workers="2", keepalive_requests="10", instance_id="")
     base = f"http://127.0.0.1:{port}"
 
+    closed = 0
+
     async def load() -> Counter[str]:
+        nonlocal closed
         later: Counter[str] = Counter()
 
         async def connection(client: httpx.AsyncClient, i: int) -> None:
+            nonlocal closed
             for k in range(120):
                 response = await client.post("/predict", json={"text": f"spread {i} {k}"})
                 assert response.status_code == 200
+                closed += response.headers.get("connection") == "close"
                 if k >= 60:
                     later[response.headers["x-moodline-instance"]] += 1
 
@@ -120,4 +154,5 @@ def test_recycled_connections_spread_over_the_workers(tiny_onnx_model):
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+    assert 100 <= closed <= 300  # about 1 in 10 of the 1,920 responses (keepalive_requests=10)
     assert len(later) == 2 and min(later.values()) >= 0.25 * sum(later.values()), later

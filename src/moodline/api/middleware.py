@@ -128,12 +128,12 @@ PROBE_PATHS = frozenset({"/livez", "/readyz"})
 class ConnectionRecycling:
     """Close a keep-alive connection after about ``mean_requests`` requests (at random, so no state).
 
-    Gunicorn's workers share one listening socket, and whichever wakes first accepts most of a burst
-    of new connections: 32 at once were split 1/31 or 5/27 between two workers in some trials, and
-    keep-alive pins each to its worker, leaving one worker's inference thread with most of the load.
-    A closed connection reconnects, and the least busy worker, the first back in ``accept``, tends to
-    get it, so the load spreads out again within seconds. nginx's ``keepalive_requests`` (1000 by
-    default) does the same to its clients.
+    Keep-alive pins a client to the worker (or, behind a load balancer, the replica) that accepted
+    its connection, so however connections were first spread stays for as long as the clients live.
+    The kernel spreads the workers' connections by address hash, fair on average but 13/19 or worse
+    for 32 connections now and then. A closed connection reconnects and is placed afresh, so a
+    lopsided split evens out within a few hundred requests instead of lasting all day. nginx's
+    ``keepalive_requests`` (1000 by default) does the same to its clients.
     """
 
     def __init__(self, app: ASGIApp, mean_requests: int) -> None:
