@@ -16,7 +16,8 @@ send the next as soon as the answer arrives. For each concurrency level (default
 * ``moodline bundled``: ``moodline serve`` with the bundled model, cache off.
 
 For each moodline model the engine's own throughput (benchmarks/engine.py's measurement, in a fresh
-process) is printed too, so "serve / engine" shows what the HTTP layer and batching keep of it.
+process, right before and right after that model's server) is printed too, and "vs engine" divides
+by the mean of the two: what the HTTP layer and batching keep of it.
 
     python benchmarks/serve.py                      # ~3 minutes
     python benchmarks/serve.py --duration 5 --concurrency 1,32
@@ -188,6 +189,13 @@ def measure_server(
         stop(process)
 
 
+def measure_engine(name: str, model: Path | None, sentences: list[str]) -> float:
+    """benchmarks/engine.py's figure for ``model`` (None: bundled), in a fresh process."""
+    engine_bench.progress(f"{name}: engine alone")
+    row = engine_bench.in_fresh_process(engine_bench.time_engine_row, name, model, 2, 32, sentences, 50, 3)
+    return float(row.sentences_per_s)
+
+
 def ratio(rate: float, baseline: float) -> float | None:
     return rate / baseline if baseline > 0 else None  # a reference that answered nothing has no ratio
 
@@ -231,20 +239,20 @@ def main() -> int:
                 cwd=work,
             )
             points += measure_server(name, reference, port, levels, args.duration, bodies, script)
-        for name, model in (("moodline", str(int8_dir)), ("moodline bundled", "bundled")):
+        engine_passes: dict[str, list[float]] = {}
+        for name, model, engine_model in (
+            ("moodline", str(int8_dir), int8_dir),
+            ("moodline bundled", "bundled", None),
+        ):
+            # The engine alone right before and right after its server: the machine's speed drifts
+            # by 10 % and more within minutes, and one engine figure from another moment would move
+            # the "vs engine" ratio by as much.
+            engine_passes[name] = [measure_engine(name, engine_model, sentences)]
             port = free_port()
             server = start([str(moodline), "serve", "--port", str(port)], {**common, "MOODLINE_MODEL": model})
             points += measure_server(name, server, port, levels, args.duration, bodies, script)
-
-        engine_bench.progress("engine throughput for the same models")
-        engine_rate = {
-            "moodline": engine_bench.in_fresh_process(
-                engine_bench.time_engine_row, "int8", int8_dir, 2, 32, sentences, 50, 3
-            ).sentences_per_s,
-            "moodline bundled": engine_bench.in_fresh_process(
-                engine_bench.time_engine_row, "bundled", None, 2, 32, sentences, 50, 3
-            ).sentences_per_s,
-        }
+            engine_passes[name].append(measure_engine(name, engine_model, sentences))
+        engine_rate = {name: sum(rates) / len(rates) for name, rates in engine_passes.items()}
     reference_rate = {p.concurrency: p.sentences_per_s for p in points if p.server == "reference"}
     tuned_rate = {p.concurrency: p.sentences_per_s for p in points if p.server == "reference tuned"}
     for point in points:
@@ -254,16 +262,17 @@ def main() -> int:
             point.vs_tuned_reference = ratio(point.sentences_per_s, tuned_rate[point.concurrency])
             point.vs_engine = point.sentences_per_s / engine_rate[point.server]
     if args.json:
-        print(json.dumps({"engine_sentences_per_s": engine_rate, "points": [asdict(p) for p in points]}, indent=2))
+        report = {"engine_sentences_per_s": engine_rate, "engine_passes": engine_passes}
+        print(json.dumps({**report, "points": [asdict(p) for p in points]}, indent=2))
         return 0
     print(
         f"{len(sentences)} SST-2 dev sentences, one per request, {args.duration}s per level, wrk closed loop; "
         f"moodline: {args.workers or 'default'} worker(s), {args.threads or 'default'} inference thread(s) each"
     )
-    print(
-        f"engine alone: moodline (DistilBERT int8) {engine_rate['moodline']:.0f}/s, "
-        f"bundled {engine_rate['moodline bundled']:.0f}/s\n"
-    )
+    for name, rates in engine_passes.items():
+        passes = " and ".join(f"{rate:.0f}" for rate in rates)
+        print(f"engine alone, {name}: {engine_rate[name]:.0f} sentences/s (before and after its server: {passes})")
+    print()
     header = (
         f"{'server':<18}{'clients':>8}{'sent/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'vs ref':>8}"
         f"{'vs tuned':>9}{'vs engine':>10}"

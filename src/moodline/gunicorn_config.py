@@ -24,7 +24,11 @@ worker_class = "uvicorn.workers.UvicornWorker"
 # (it runs in a thread), so a modest timeout still catches a truly stuck worker.
 timeout = int(os.environ.get("MOODLINE_WORKER_TIMEOUT", "60"))
 graceful_timeout = int(os.environ.get("MOODLINE_GRACEFUL_TIMEOUT", "30"))
-keepalive = 5
+# Seconds an idle keep-alive connection stays open: longer than the idle timeouts of the clients and
+# proxies in front (httpx 5 s, nginx upstream 60 s, most cloud load balancers 60 s). Whoever closes
+# an idle connection first should be the client; when the server does, a request the client sends at
+# that moment meets a closed connection (a reset, or a 502 from a proxy).
+keepalive = int(os.environ.get("MOODLINE_KEEPALIVE_S", "75"))
 backlog = 2048
 # Each worker listens on a socket of its own, bound with SO_REUSEPORT, and the kernel spreads new
 # connections over them by address hash. On one shared socket whichever worker woke first accepted

@@ -118,6 +118,9 @@ class Settings(BaseSettings):
     # One worker per core with one inference thread each beat one worker with every core by ~35% at
     # 32 clients (benchmarks/serve.py): the event loop and a 2-thread ONNX Runtime pool contend otherwise.
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    gc_freeze: bool = Field(
+        True, description="Exempt what exists once the model is loaded from garbage collection (shorter pauses)."
+    )
     keepalive_requests: int = Field(
         100, ge=0, description="A keep-alive connection is closed after about this many requests (0: never)."
     )

@@ -5,7 +5,8 @@ and `/livez` must keep answering within 100 ms throughout, because probes that t
 but busy instance restarted, which turns overload into an outage.
 
 The model is a random-weight BERT big enough that inference, not HTTP, limits the server (about a
-hundred sentences/s on one thread), so a Python load generator can offer 4x its capacity.
+hundred sentences/s on one thread), so a Python load generator can offer 4x its capacity; the test
+checks that it did.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import aiohttp
 import httpx
 import pytest
 
@@ -58,36 +60,46 @@ def sentence(i: int) -> str:
     return f"review {i}: " + " ".join(words[(i + k) % len(words)] for k in range(8 + i % 23))
 
 
+def new_session(base: str) -> aiohttp.ClientSession:
+    # The load generator must be cheap enough to offer 4x the server's capacity from the one core the
+    # server leaves: httpx's pool, at a thousand connections, kept requests waiting in the client for
+    # up to 40 s (the server saw a trickle, not the overload). aiohttp's C parser and pool keep up.
+    # Idle connections expire on the client (4 s) long before the server closes them (75 s).
+    connector = aiohttp.TCPConnector(limit=4000, keepalive_timeout=4.0)
+    return aiohttp.ClientSession(base, connector=connector, timeout=aiohttp.ClientTimeout(total=30))
+
+
 async def closed_loop_rate(base: str, clients: int, seconds: float) -> float:
     done = 0
     stop = time.perf_counter() + seconds
 
-    async def client_loop(client: httpx.AsyncClient, offset: int) -> None:
+    async def client_loop(session: aiohttp.ClientSession, offset: int) -> None:
         nonlocal done
         i = offset
         while time.perf_counter() < stop:
-            response = await client.post("/predict", json={"text": sentence(i)})
-            assert response.status_code == 200, response.text
+            async with session.post("/predict", json={"text": sentence(i)}) as response:
+                assert response.status == 200, await response.text()
+                await response.read()
             done += 1
             i += clients
 
-    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+    async with new_session(base) as session:
         started = time.perf_counter()
-        await asyncio.gather(*(client_loop(client, 10_000 + c) for c in range(clients)))
+        await asyncio.gather(*(client_loop(session, 10_000 + c) for c in range(clients)))
         return done / (time.perf_counter() - started)
 
 
-async def open_loop(base: str, rate: float, seconds: float) -> list[int | str]:
-    """Send at a fixed rate whatever the answers; return each request's status or error name."""
-    # Idle connections expire on the client first (4 s; the server's keep-alive timeout is 5 s): with
-    # equal timeouts a request can leave on a connection the server is closing, a client-side race.
-    limits = httpx.Limits(max_connections=4000, max_keepalive_connections=4000, keepalive_expiry=4.0)
-    async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as client:
+async def open_loop(base: str, rate: float, seconds: float) -> tuple[list[int | str], float]:
+    """Send at a fixed rate whatever the answers; each request's status or error name, and how late
+    the last request left (a load generator that falls behind does not offer what it claims)."""
+    async with new_session(base) as session:
 
         async def one(i: int) -> int | str:
             try:
-                return (await client.post("/predict", json={"text": sentence(i)})).status_code
-            except httpx.HTTPError as exc:
+                async with session.post("/predict", json={"text": sentence(i)}) as response:
+                    await response.read()
+                    return response.status
+            except (aiohttp.ClientError, TimeoutError) as exc:
                 return type(exc).__name__
 
         tasks = []
@@ -97,7 +109,8 @@ async def open_loop(base: str, rate: float, seconds: float) -> list[int | str]:
             if delay > 0:
                 await asyncio.sleep(delay)
             tasks.append(asyncio.create_task(one(i)))
-        return list(await asyncio.gather(*tasks))
+        behind = time.perf_counter() - started - seconds
+        return list(await asyncio.gather(*tasks)), behind
 
 
 # The probe runs in a process of its own, like a kubelet: in the load generator's process it would
@@ -140,7 +153,7 @@ def test_overload_ends_every_request_200_429_or_503_and_livez_stays_fast(compute
         asyncio.run(closed_loop_rate(base, clients=64, seconds=2.0))
         capacity = asyncio.run(closed_loop_rate(base, clients=64, seconds=3.0))
         probe = start_livez_probe(port, OVERLOAD_SECONDS + 1)
-        outcomes = asyncio.run(open_loop(base, OVERLOAD_FACTOR * capacity, OVERLOAD_SECONDS))
+        outcomes, behind = asyncio.run(open_loop(base, OVERLOAD_FACTOR * capacity, OVERLOAD_SECONDS))
         probed = json.loads(probe.communicate(timeout=30)[0])
         still_alive = httpx.get(f"{base}/livez", timeout=5).status_code
     finally:
@@ -152,15 +165,11 @@ def test_overload_ends_every_request_200_429_or_503_and_livez_stays_fast(compute
     slowest_livez = max(latencies)
     print(  # noqa: T201 - shown with -s; the figures quoted in the README come from here
         f"\ncapacity {capacity:.1f} req/s; offered {OVERLOAD_FACTOR * capacity:.1f} req/s for {OVERLOAD_SECONDS:.0f} s "
-        f"= {len(outcomes)} requests: {dict(counts)}; /livez {len(latencies)} probes, "
+        f"= {len(outcomes)} requests (last sent {behind:+.2f} s late): {dict(counts)}; /livez {len(latencies)} probes, "
         f"p50 {1000 * sorted(latencies)[len(latencies) // 2]:.1f} ms, max {1000 * slowest_livez:.1f} ms"
     )
-    # Known and not yet explained: in some runs about one request in 2,000 sees its connection reset
-    # (httpx ReadError) while the server logs nothing. It is tolerated up to 1 in 1,000, and only as a
-    # reset: any other status, connect error or timeout fails the test.
-    resets = counts.pop("ReadError", 0)
-    assert resets <= len(outcomes) / 1000, f"{resets} connection resets"
-    assert set(counts) <= {200, 429, 503}, counts  # no other status, no connect error, no client timeout
+    assert behind < 0.5, f"the load generator fell {behind:.1f} s behind: the overload was not offered"
+    assert set(counts) <= {200, 429, 503}, counts  # no other status, no connection error, no client timeout
     assert counts[200] > 0 and counts[429] + counts[503] > 0, counts  # it served, and it was overloaded
     assert counts[200] >= 0.5 * capacity * OVERLOAD_SECONDS, counts  # overload did not collapse the goodput
     assert not failures, failures

@@ -10,6 +10,7 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -85,6 +86,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             "serving %s (version %s, %s)", state.engine.info.name, state.engine.info.version, state.engine.info.backend
         )
         await start_lifecycle(state)
+        if settings.gc_freeze:
+            # Libraries, model and app live as long as the process, yet every full garbage collection
+            # walked them all: 30-80 ms with the event loop stopped, every few seconds under load,
+            # which showed as /livez answers of up to 90 ms in the overload test (12 ms frozen).
+            gc.collect()
+            gc.freeze()
         try:
             yield
         finally:
