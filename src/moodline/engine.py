@@ -27,7 +27,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .backends import Backend
-from .bucketing import DEFAULT_CALL_COST_TOKENS, sorted_batches
+from .bucketing import sorted_batches
 from .errors import InvalidInputError, ModelLoadError
 from .model_source import hub_load, load_hf_tokenizer, require_torch, resolve_local
 from .prediction import Prediction
@@ -76,7 +76,7 @@ class Engine:
         batch_size: int = 32,
         token_budget: int | None = 16384,
         long_text: LongTextMode = "truncate",
-        call_cost_tokens: float = DEFAULT_CALL_COST_TOKENS,
+        call_cost_tokens: float | None = None,
     ) -> None:
         if batch_size < 1:
             raise InvalidInputError(f"batch_size must be at least 1, got {batch_size}")
@@ -87,7 +87,7 @@ class Engine:
         self.info = info
         self.batch_size = batch_size
         self.token_budget = token_budget
-        self.call_cost_tokens = call_cost_tokens  # fixed cost of one call, in tokens (see bucketing)
+        self.call_cost_tokens = call_cost_tokens  # None: full calls; else the cheapest cut (see bucketing)
         self.long_text: LongTextMode = long_text
 
     @property

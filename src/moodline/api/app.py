@@ -19,6 +19,7 @@ from fastapi import FastAPI
 
 from .. import __version__
 from ..batching import DynamicBatcher
+from ..bucketing import DEFAULT_CALL_COST_TOKENS
 from ..cache import LRUCache, PredictionCache, RedisCache
 from ..engine import Engine
 from ..settings import Settings, get_settings
@@ -58,6 +59,7 @@ def load_engine(settings: Settings, model: str | None = None) -> Engine:
         long_text=settings.long_text,
         batch_size=settings.engine_batch_size,
         token_budget=settings.max_batch_tokens,
+        call_cost_tokens=DEFAULT_CALL_COST_TOKENS,  # merged batches: few texts of mixed lengths
     )
 
 
