@@ -240,15 +240,13 @@ def main() -> int:
             )
             points += measure_server(name, reference, port, levels, args.duration, bodies, script)
         engine_passes: dict[str, list[float]] = {}
-        for name, model, engine_model in (
-            ("moodline", str(int8_dir), int8_dir),
-            ("moodline bundled", "bundled", None),
-        ):
+        for name, engine_model in (("moodline", int8_dir), ("moodline bundled", None)):
             # The engine alone right before and right after its server: the machine's speed drifts
             # by 10 % and more within minutes, and one engine figure from another moment would move
             # the "vs engine" ratio by as much.
             engine_passes[name] = [measure_engine(name, engine_model, sentences)]
             port = free_port()
+            model = str(engine_model) if engine_model else "bundled"
             server = start([str(moodline), "serve", "--port", str(port)], {**common, "MOODLINE_MODEL": model})
             points += measure_server(name, server, port, levels, args.duration, bodies, script)
             engine_passes[name].append(measure_engine(name, engine_model, sentences))

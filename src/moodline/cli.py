@@ -830,9 +830,6 @@ def serve(
     from .engine import Engine
     from .settings import Settings
 
-    host, port = os.environ.get("MOODLINE_HOST", "127.0.0.1"), int(os.environ.get("MOODLINE_PORT", "8000"))
-    if gunicorn_config.address_in_use(host, port):
-        raise InvalidInputError(f"{host}:{port} is already in use by another server; choose another --port")
     settings = Settings()
     Engine.load(settings.model, backend=settings.backend)  # fail here, clearly, not in every worker
     gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or shutil.which("gunicorn")

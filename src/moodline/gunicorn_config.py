@@ -64,6 +64,7 @@ def address_in_use(host: str, port: int) -> bool:
 
 
 def on_starting(server: Any) -> None:
+    # Here, not in `moodline serve`, so `gunicorn -c gunicorn.conf.py` is checked the same way.
     if reuse_port and address_in_use(_host, int(_port)):
         server.log.error("%s:%s is already in use by another server", _host, _port)
         raise SystemExit(1)

@@ -93,7 +93,8 @@ def listening_sockets(port: int) -> int:
         with open(table) as rows:
             next(rows)
             for row in rows:
-                local, state = row.split()[1], row.split()[3]
+                fields = row.split()
+                local, state = fields[1], fields[3]
                 count += state == "0A" and int(local.rsplit(":", 1)[1], 16) == port  # 0A: LISTEN
     return count
 
