@@ -29,13 +29,13 @@ def synthetic_tsv(path: Path, rows: int, seed: int = 0) -> Path:
     return path
 
 
-def tiny_args(tmp_path: Path, base: Path, output: str, **overrides: object) -> TrainingArguments:
-    data = synthetic_tsv(tmp_path / "train.tsv", 192)
+def run_args(
+    tmp_path: Path, base: Path, output: str, data: dict[str, object], **overrides: object
+) -> TrainingArguments:
     options: dict[str, object] = {
-        "train_file": str(data),
+        **data,
         "output_dir": str(tmp_path / output),
         "base_model": str(base),
-        "label_names": ["NEGATIVE", "POSITIVE"],
         "epochs": 2,
         "batch_size": 16,
         "learning_rate": 1e-3,
@@ -44,6 +44,11 @@ def tiny_args(tmp_path: Path, base: Path, output: str, **overrides: object) -> T
     }
     options.update(overrides)
     return TrainingArguments(**options)  # type: ignore[arg-type]
+
+
+def tiny_args(tmp_path: Path, base: Path, output: str, **overrides: object) -> TrainingArguments:
+    data = {"train_file": str(synthetic_tsv(tmp_path / "train.tsv", 192)), "label_names": ["NEGATIVE", "POSITIVE"]}
+    return run_args(tmp_path, base, output, data, **overrides)
 
 
 def test_cli_trains_on_2000_sst2_rows_end_to_end(sst2_train, sst2_dev, tmp_path):
@@ -139,3 +144,119 @@ def test_refuses_a_non_empty_output_without_resume(tiny_hf_model, tmp_path):
 def test_arguments_are_validated_with_the_field_named(tmp_path, field, value, message):
     with pytest.raises(InvalidInputError, match=message):
         TrainingArguments(train_file="x", output_dir=str(tmp_path), **{field: value})
+
+
+def tiny_mix(tmp_path: Path) -> Path:
+    """A three-way source and a binary (partial-label) source, with a dev set of each kind."""
+    rng = random.Random(3)
+    neutral = ["the meeting is at ten", "the bus leaves at six", "my order number is four"]
+    rows = ["text,label"]
+    for _ in range(96):
+        label = rng.choice(["negative", "neutral", "positive"])
+        text = (
+            rng.choice(neutral)
+            if label == "neutral"
+            else f"it was {rng.choice(WORDS_POS if label == 'positive' else WORDS_NEG)}"
+        )
+        rows.append(f"{text},{label}")
+    (tmp_path / "three.csv").write_text("\n".join(rows) + "\n")
+    synthetic_tsv(tmp_path / "binary.tsv", 64, seed=4)
+    mapping = '{ negative = "NEGATIVE", neutral = "NEUTRAL", positive = "POSITIVE" }'
+    (tmp_path / "mix.toml").write_text(
+        f"""labels = ["NEGATIVE", "NEUTRAL", "POSITIVE"]
+root = "."
+[[source]]
+name = "three"
+path = "three.csv"
+text_column = "text"
+labels = {mapping}
+[[source]]
+name = "binary"
+path = "binary.tsv"
+weight = 0.5
+labels = {{ 0 = "NEGATIVE", 1 = "POSITIVE" }}
+[[dev]]
+name = "three-dev"
+path = "three.csv"
+text_column = "text"
+labels = {mapping}
+limit = 30
+[[dev]]
+name = "binary-dev"
+path = "binary.tsv"
+labels = {{ 0 = "NEGATIVE", 1 = "POSITIVE" }}
+limit = 30
+"""
+    )
+    return tmp_path / "mix.toml"
+
+
+def mix_args(tmp_path: Path, base: Path, output: str, **overrides: object) -> TrainingArguments:
+    return run_args(tmp_path, base, output, {"mixture": str(tiny_mix(tmp_path))}, **overrides)
+
+
+def test_a_partial_label_source_is_taught_only_over_the_labels_it_has(tiny_hf_model, tmp_path):
+    import torch
+
+    from moodline.training import Trainer
+
+    trainer = Trainer(mix_args(tmp_path, tiny_hf_model, "run"))
+    data = trainer.train_data
+    binary_rows = [i for i, s in enumerate(data.source_of) if s == 1][:4]
+    three_rows = [i for i, s in enumerate(data.source_of) if s == 0][:4]
+    logits = torch.zeros((8, 3), requires_grad=True)
+    labels = torch.tensor([data.labels[i] for i in binary_rows + three_rows])
+    trainer._loss(logits, labels, binary_rows + three_rows).backward()
+    assert logits.grad is not None
+    # Rows of the binary source put no pressure on the neutral logit (no "never neutral" is taught) ...
+    assert torch.all(logits.grad[:4, 1] == 0)
+    # ... and their loss is the two-way cross-entropy: log 2 at equal logits, not log 3.
+    two_way = trainer._loss(torch.zeros((4, 3)), labels[:4], binary_rows)
+    assert two_way.item() == pytest.approx(float(torch.log(torch.tensor(2.0))))
+    assert torch.any(logits.grad[4:, 1] != 0)
+
+
+def test_a_mixture_trains_and_chooses_by_mean_dev_macro_f1(tiny_hf_model, tmp_path):
+    metrics = train(mix_args(tmp_path, tiny_hf_model, "run", eval_steps=3))
+    assert metrics["label_names"] == ["NEGATIVE", "NEUTRAL", "POSITIVE"]
+    assert [s["source"] for s in metrics["sources"]] == ["three", "binary"]
+    assert metrics["sources"][1]["rows_per_epoch"] == 32 and metrics["sources"][1]["labels"] == ["NEGATIVE", "POSITIVE"]
+    best = max(metrics["history"], key=lambda r: r["dev_score"])
+    assert metrics["best_dev_score"] == best["dev_score"]
+    assert best["dev_score"] == pytest.approx(
+        (best["dev_sets"]["three-dev"]["macro_f1"] + best["dev_sets"]["binary-dev"]["macro_f1"]) / 2
+    )
+    assert Engine.load(tmp_path / "run").labels == ["NEGATIVE", "NEUTRAL", "POSITIVE"]
+
+
+def test_resume_from_a_mid_epoch_step_checkpoint_matches_an_uninterrupted_run(tiny_hf_model, tmp_path):
+    reference = train(mix_args(tmp_path, tiny_hf_model, "straight", eval_steps=2))
+
+    class Interrupted(Exception):
+        pass
+
+    def stop_after_step_four(record: dict[str, object]) -> None:
+        if record["step"] == 4:  # saved at step 3 (save_steps=3): resume replays step 4 onwards
+            raise Interrupted
+
+    args = mix_args(tmp_path, tiny_hf_model, "resumed", eval_steps=2, save_steps=3)
+    with pytest.raises(Interrupted):
+        train(args, on_evaluation=stop_after_step_four)
+    saved = sorted(p.name for p in (tmp_path / "resumed" / "checkpoints").iterdir())
+    assert saved == ["step-3"]
+    resumed = train(mix_args(tmp_path, tiny_hf_model, "resumed", eval_steps=2, save_steps=3, resume=True))
+    assert [r["step"] for r in resumed["history"]] == [r["step"] for r in reference["history"]]
+    for a, b in zip(reference["history"], resumed["history"], strict=True):
+        assert a["dev_score"] == pytest.approx(b["dev_score"], abs=1e-9)
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)
+
+
+def test_mixture_and_file_are_alternatives(tmp_path):
+    with pytest.raises(InvalidInputError, match="either train_file"):
+        TrainingArguments(output_dir=str(tmp_path))
+    with pytest.raises(InvalidInputError, match="either train_file"):
+        TrainingArguments(output_dir=str(tmp_path), train_file="a.tsv", mixture="mix.toml")
+    with pytest.raises(InvalidInputError, match="precision"):
+        TrainingArguments(output_dir=str(tmp_path), train_file="a.tsv", precision="fp8")
+    result = CliRunner().invoke(main, ["train", "--output", str(tmp_path / "x")])
+    assert result.exit_code == 2 and "either --data FILE or --mix MIXFILE" in result.output

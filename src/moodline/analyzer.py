@@ -8,6 +8,7 @@ from typing import Any, overload
 
 from .engine import Engine, LongTextMode
 from .prediction import Prediction
+from .three_way import to_two_way
 
 __all__ = ["Analyzer"]
 
@@ -21,6 +22,8 @@ class Analyzer:
         analyzer = Analyzer()
         analyzer.predict("It is worth it").label                  # 'POSITIVE'
         [p.label for p in analyzer.predict(["Great", "Awful"])]   # ['POSITIVE', 'NEGATIVE']
+        analyzer.predict("The meeting is at ten").label           # 'NEUTRAL'
+        analyzer.predict("The meeting is at ten", two_way=True)   # NEGATIVE or POSITIVE, renormalised
     """
 
     def __init__(self, model: str | Path | None = None, *, engine: Engine | None = None, **options: Any) -> None:
@@ -31,12 +34,21 @@ class Analyzer:
         return self.engine.labels
 
     @overload
-    def predict(self, texts: str, *, long_text: LongTextMode | None = None) -> Prediction: ...  # type: ignore[overload-overlap]
+    def predict(  # type: ignore[overload-overlap]
+        self, texts: str, *, long_text: LongTextMode | None = None, two_way: bool = False
+    ) -> Prediction: ...
 
     @overload
-    def predict(self, texts: Sequence[str], *, long_text: LongTextMode | None = None) -> list[Prediction]: ...
+    def predict(
+        self, texts: Sequence[str], *, long_text: LongTextMode | None = None, two_way: bool = False
+    ) -> list[Prediction]: ...
 
-    def predict(self, texts: str | Sequence[str], *, long_text: LongTextMode | None = None) -> Any:
-        if isinstance(texts, str):
-            return self.engine.predict([texts], long_text=long_text)[0]
-        return self.engine.predict(texts, long_text=long_text)
+    def predict(
+        self, texts: str | Sequence[str], *, long_text: LongTextMode | None = None, two_way: bool = False
+    ) -> Any:
+        """Predictions for a text or a list of texts; ``two_way=True`` answers NEGATIVE or POSITIVE only."""
+        batch = [texts] if isinstance(texts, str) else texts
+        predictions = self.engine.predict(batch, long_text=long_text)
+        if two_way:
+            predictions = [to_two_way(p) for p in predictions]
+        return predictions[0] if isinstance(texts, str) else predictions

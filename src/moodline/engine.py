@@ -77,7 +77,10 @@ class Engine:
         token_budget: int | None = 16384,
         long_text: LongTextMode = "truncate",
         call_cost_tokens: float | None = None,
+        temperature: float = 1.0,
     ) -> None:
+        if not temperature > 0:
+            raise InvalidInputError(f"temperature must be positive, got {temperature}")
         if batch_size < 1:
             raise InvalidInputError(f"batch_size must be at least 1, got {batch_size}")
         if long_text not in ("truncate", "chunk"):
@@ -89,6 +92,9 @@ class Engine:
         self.token_budget = token_budget
         self.call_cost_tokens = call_cost_tokens  # None: full calls; else the cheapest cut (see bucketing)
         self.long_text: LongTextMode = long_text
+        # Logits are divided by it before the softmax: the calibration stored with the model
+        # (moodline.json "temperature"); labels never change, only how confident they read.
+        self.temperature = temperature
 
     @property
     def labels(self) -> list[str]:
@@ -108,6 +114,7 @@ class Engine:
         """Load ``model`` (default: the bundled one) from a directory or, for transformers, a hub id.
 
         ``spinning=False`` makes idle ONNX Runtime threads sleep instead of spin (what a server wants).
+        ``temperature=1.0`` ignores the calibration stored with a model (to fit a new one).
         """
         directory = resolve_local(model)
         if backend == "onnx" or (backend == "auto" and directory is not None and (directory / "model.onnx").is_file()):
@@ -136,6 +143,7 @@ class Engine:
             quantization=meta.get("quantization"),
             path=str(directory),
         )
+        options.setdefault("temperature", float(meta.get("temperature", 1.0)))
         return cls(OnnxBackend(directory / "model.onnx", threads, spinning), tokenizer, info, **options)
 
     @classmethod
@@ -224,7 +232,8 @@ class Engine:
             [len(w) for w in windows], self.batch_size, self.token_budget, self.call_cost_tokens
         ):
             ids, mask = pad_batch([windows[i] for i in batch], self.tokenizer.pad_id)
-            out[batch] = _softmax(self.backend.logits(ids, mask))
+            logits = self.backend.logits(ids, mask)
+            out[batch] = _softmax(logits if self.temperature == 1.0 else logits / self.temperature)
         return out
 
 

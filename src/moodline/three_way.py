@@ -43,6 +43,7 @@ __all__ = [
     "evaluate_three_way",
     "parse_band",
     "three_way_ids",
+    "to_two_way",
     "tune_band",
 ]
 
@@ -172,6 +173,27 @@ def tune_band(p_positive: np.ndarray, labels: Sequence[int], *, step: float = 0.
     return ThreeWayBand(float(grid[low_index]), float(grid[high_index])), float(macro[low_index, high_index])
 
 
+def to_two_way(prediction: Prediction) -> Prediction:
+    """The negative-or-positive answer of a prediction: those two probabilities renormalised to sum to 1.
+
+    What a client that only knows two labels asks for (``two_way``): a three-label model's neutral
+    share is spread over negative and positive in proportion, so the label is whichever of the two the
+    model finds likelier. A binary prediction comes back unchanged.
+
+    Example::
+
+        to_two_way(Prediction("NEUTRAL", 0.6, {"NEGATIVE": 0.1, "NEUTRAL": 0.6, "POSITIVE": 0.3})).label  # 'POSITIVE'
+    """
+    names = list(prediction.scores)
+    if len(names) == 2:
+        return prediction
+    kept = [name for name, marker in zip(names, three_way_ids(names), strict=True) if marker != NEUTRAL]
+    total = sum(prediction.scores[name] for name in kept)
+    scores = {name: prediction.scores[name] / total if total > 0 else 0.5 for name in kept}
+    label = max(kept, key=scores.__getitem__)
+    return Prediction(label, scores[label], scores, prediction.truncated, prediction.chunks)
+
+
 class ThreeWayScorer:
     """Three-way sentiment from ``engine``: a binary model through ``band``, a three-label model directly."""
 
@@ -191,18 +213,19 @@ class ThreeWayScorer:
         else:
             raise InvalidInputError(f"three-way sentiment needs a 2- or 3-label model, got labels {labels}")
 
-    def _matrix(self, texts: Sequence[str]) -> tuple[np.ndarray, list[bool], list[int]]:
+    def matrix(self, texts: Sequence[str]) -> tuple[np.ndarray, list[bool], list[int]]:
         """Probabilities as ``(n, 3)`` columns negative, neutral, positive (neutral 0 for a binary model)."""
         probabilities, truncated, chunks = self.engine.probabilities(texts)
-        return self._columns_of(probabilities), truncated, chunks
+        return self.columns_of(probabilities), truncated, chunks
 
-    def _columns_of(self, probabilities: np.ndarray) -> np.ndarray:
+    def columns_of(self, probabilities: np.ndarray) -> np.ndarray:
         matrix = np.zeros((len(probabilities), 3), dtype=np.float64)
         for source, target in enumerate(self._columns):
             matrix[:, target] = probabilities[:, source]
         return matrix
 
-    def _labels(self, matrix: np.ndarray) -> np.ndarray:
+    def labels_of(self, matrix: np.ndarray) -> np.ndarray:
+        """Three-way label ids for rows of :meth:`matrix`: the band for a binary model, else the argmax."""
         if self.binary:
             return self.band.classify(matrix[:, POSITIVE])
         labels: np.ndarray = matrix.argmax(1)
@@ -212,19 +235,19 @@ class ThreeWayScorer:
         """``P(POSITIVE)`` per text from a binary model: what :func:`tune_band` takes."""
         if not self.binary:
             raise InvalidInputError("p_positive needs a binary model; a three-label model has no band to tune")
-        p: np.ndarray = self._matrix(texts)[0][:, POSITIVE]
+        p: np.ndarray = self.matrix(texts)[0][:, POSITIVE]
         return p
 
     def score(self, texts: Sequence[str]) -> list[ThreeWayPrediction]:
         """Three-way predictions for ``texts``, in input order."""
-        matrix, truncated, chunks = self._matrix(texts)
+        matrix, truncated, chunks = self.matrix(texts)
         return self._predictions(matrix, truncated, chunks)
 
     def from_predictions(self, predictions: Sequence[Prediction]) -> list[ThreeWayPrediction]:
         """Three-way versions of the engine's own predictions (e.g. served from a cache or a batch)."""
         probabilities = np.array([[p.scores[label] for label in self.engine.labels] for p in predictions])
         return self._predictions(
-            self._columns_of(probabilities.reshape(len(predictions), -1)),
+            self.columns_of(probabilities.reshape(len(predictions), -1)),
             [p.truncated for p in predictions],
             [p.chunks for p in predictions],
         )
@@ -239,7 +262,9 @@ class ThreeWayScorer:
                 truncated=was_truncated,
                 chunks=windows,
             )
-            for row, label, was_truncated, windows in zip(matrix, self._labels(matrix), truncated, chunks, strict=True)
+            for row, label, was_truncated, windows in zip(
+                matrix, self.labels_of(matrix), truncated, chunks, strict=True
+            )
         ]
 
 
@@ -261,8 +286,8 @@ def evaluate_three_way(scorer: ThreeWayScorer, data: LabelledData) -> dict[str, 
     if sorted(mapping) != [NEGATIVE, NEUTRAL, POSITIVE]:
         raise InvalidInputError(f"data labels {data.label_names} must name negative, neutral and positive")
     true = [mapping[label] for label in data.labels]
-    matrix, _, _ = scorer._matrix(data.texts)
-    predicted = scorer._labels(matrix)
+    matrix, _, _ = scorer.matrix(data.texts)
+    predicted = scorer.labels_of(matrix)
     sentiment = matrix[:, POSITIVE] - matrix[:, NEGATIVE]
     # sign(2p - 1) is exactly the 0.5 band for a binary model.
     binary = np.where(sentiment < 0, NEGATIVE, np.where(sentiment > 0, POSITIVE, NEUTRAL))

@@ -1,8 +1,14 @@
 """Fine-tuning a Hugging Face encoder for sentence classification.
 
-Length-bucketed batches, gradient accumulation, linear warmup and decay, early stopping on dev
-accuracy, a resumable checkpoint per epoch, a fixed seed, a progress bar with rate and ETA, and at
-the end a model directory with ``metrics.json`` and ``training_curve.png``.
+Length-bucketed batches, gradient accumulation, linear warmup and decay, early stopping on the dev
+score, resumable checkpoints per epoch (and every ``save_steps`` optimizer steps), a fixed seed, a
+progress bar with rate and ETA, and at the end a model directory with ``metrics.json`` and
+``training_curve.png``.
+
+The data is one labelled file (with a dev file or a held-out share of it), or a data mix of several
+sources (:mod:`moodline.mixture`): each epoch draws every source by its weight, and a source that
+has only some of the labels (SST-2: no neutral) is taught through a loss over the labels it has.
+With several dev sets the checkpoint is chosen by their mean macro-F1.
 
 Example::
 
@@ -28,6 +34,8 @@ from typing import Any
 from .bucketing import shuffled_bucket_batches, sorted_batches
 from .data import LabelledData, read_labelled, split_holdout
 from .errors import InvalidInputError
+from .evaluation import classification_report
+from .mixture import DataMixture, MixtureData, SourceData
 from .model_source import hub_load, load_hf_tokenizer, require_torch, resolve_local
 from .progress import progress_bar
 from .tokenization import TextTokenizer, pad_batch
@@ -45,8 +53,10 @@ TOKENIZER_FILES = {"tokenizer.json", "tokenizer_config.json", "special_tokens_ma
 class TrainingArguments:
     """Everything one training run depends on; validated on creation with errors naming the field."""
 
-    train_file: str
     output_dir: str
+    train_file: str | None = None
+    mixture: str | None = None
+    data_root: str | None = None
     base_model: str = DEFAULT_BASE_MODEL
     dev_file: str | None = None
     dev_fraction: float = 0.1
@@ -67,10 +77,19 @@ class TrainingArguments:
     seed: int = 42
     threads: int | None = None
     keep_checkpoints: int = 2
+    save_steps: int | None = None
+    precision: str = "fp32"
+    freeze_embeddings: bool = False
     resume: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if (self.train_file is None) == (self.mixture is None):
+            raise InvalidInputError("give either train_file (one labelled file) or mixture (a data-mix file)")
+        if self.precision not in ("fp32", "bf16"):
+            raise InvalidInputError(f"precision must be fp32 or bf16, got {self.precision!r}")
+        if self.save_steps is not None and self.save_steps < 1:
+            raise InvalidInputError(f"save_steps must be at least 1, got {self.save_steps}")
         positive = ("epochs", "batch_size", "gradient_accumulation", "max_length", "keep_checkpoints")
         for name in positive:
             if getattr(self, name) < 1:
@@ -111,7 +130,7 @@ class Trainer:
         self.on_evaluation = on_evaluation
         self.output = Path(args.output_dir)
         self.staging = self.output / ".staging"
-        self.train_data, self.dev_data = _load_data(args)
+        self.train_data, self.dev_sets, self.dev_source = _load_data(args)
         torch.set_num_threads(args.threads or os.cpu_count() or 1)
         _seed_everything(args.seed)
 
@@ -127,49 +146,69 @@ class Trainer:
         self.model, self.tokenizer = _load_model_and_tokenizer(
             args, self.train_data.label_names, self.staging, checkpoint
         )
+        if args.freeze_embeddings:
+            self.model.base_model.embeddings.word_embeddings.weight.requires_grad_(False)
         self.train_ids = [e.ids for e in self.tokenizer.encode(self.train_data.texts)]
-        self.dev_ids = [e.ids for e in self.tokenizer.encode(self.dev_data.texts)]
+        self.dev_ids = [[e.ids for e in self.tokenizer.encode(dev.texts)] for dev in self.dev_sets]
         self.lengths = [len(ids) for ids in self.train_ids]
+        # Row mask of the labels each source has: the loss of a partial-label source ignores the rest.
+        allowed = torch.zeros((len(self.train_data.sources), len(self.train_data.label_names)), dtype=torch.bool)
+        for index, labels in enumerate(self.train_data.allowed):
+            allowed[index, list(labels)] = True
+        self.allowed = allowed
+        self.partial = not bool(allowed.all())
 
-        batches = math.ceil(len(self.train_ids) / args.batch_size)
+        rows_per_epoch = sum(r["rows_per_epoch"] for r in self.train_data.summary())
+        batches = math.ceil(rows_per_epoch / args.batch_size)
         total_steps = math.ceil(batches / args.gradient_accumulation) * args.epochs
         self.optimizer = torch.optim.AdamW(_param_groups(self.model, args.weight_decay), lr=args.learning_rate)
         warmup = int(total_steps * args.warmup_ratio)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, _linear_warmup_decay(warmup, total_steps))
 
-        self.state: dict[str, Any] = {"epoch": 0, "step": 0, "history": [], "losses": [], "best": -1.0, "bad_epochs": 0}
+        self.state: dict[str, Any] = {
+            "epoch": 0,
+            "position": 0,
+            "step": 0,
+            "history": [],
+            "losses": [],
+            "best": -1.0,
+            "bad_epochs": 0,
+            "epoch_loss": 0.0,
+            "epoch_seen": 0,
+        }
         if checkpoint is not None:
             saved = torch.load(checkpoint / STATE_FILE, weights_only=False)
             self.optimizer.load_state_dict(saved["optimizer"])
             self.scheduler.load_state_dict(saved["scheduler"])
-            self.state = saved["state"]
+            self.state = {"position": 0, "epoch_loss": 0.0, "epoch_seen": 0, **saved["state"]}
             _restore_rng(saved["rng"])
 
     def run(self) -> dict[str, Any]:
         args, state = self.args, self.state
         started = time.perf_counter()
         rng = random.Random(args.seed)
-        for _ in range(state["epoch"]):  # replay the shuffles of finished epochs so a resume matches
-            shuffled_bucket_batches(self.lengths, args.batch_size, rng)
+        for _ in range(state["epoch"]):  # replay the draws and shuffles of finished epochs so a resume matches
+            self._epoch_batches(rng)
         for epoch in range(state["epoch"] + 1, args.epochs + 1):
             if args.patience and state["bad_epochs"] >= args.patience:
                 break
-            best_before_epoch = state["best"]
-            self._train_epoch(epoch, shuffled_bucket_batches(self.lengths, args.batch_size, rng))
+            best_before_epoch = state.setdefault("best_before_epoch", state["best"])
+            self._train_epoch(epoch, self._epoch_batches(rng))
             state["epoch"] = epoch
+            state["position"] = 0
             state["bad_epochs"] = 0 if state["best"] > best_before_epoch else state["bad_epochs"] + 1
-            _save_checkpoint(
-                self.output, epoch, self.model, self.optimizer, self.scheduler, state, args.keep_checkpoints
-            )
+            state.pop("best_before_epoch", None)
+            self._checkpoint()
 
-        best = max(state["history"], key=lambda r: r["dev_accuracy"])
+        best = max(state["history"], key=lambda r: r["dev_score"])
         metrics = {
             "base_model": args.base_model,
             "label_names": self.train_data.label_names,
             "train_rows": len(self.train_data),
-            "dev_rows": len(self.dev_data),
-            "dev_source": args.dev_file or f"held-out {args.dev_fraction:.0%} of the training file",
-            "best_dev_accuracy": state["best"],
+            "dev_rows": sum(len(dev) for dev in self.dev_sets),
+            "dev_source": self.dev_source,
+            "best_dev_score": state["best"],
+            "best_dev_accuracy": best["dev_accuracy"],
             "best_epoch": best["epoch"],
             "best_step": best["step"],
             "epochs_run": state["epoch"],
@@ -178,24 +217,49 @@ class Trainer:
             "train_seconds_this_run": round(time.perf_counter() - started, 1),
             "arguments": {k: v for k, v in asdict(args).items() if k != "extra"},
         }
+        if args.mixture:
+            metrics["sources"] = self.train_data.summary()
+            metrics["dev_sets"] = best.get("dev_sets", {})
         _publish(self.output, self.staging, metrics, state["losses"])
         return metrics
+
+    def _epoch_batches(self, rng: random.Random) -> list[list[int]]:
+        """This epoch's batches of row indices: each source drawn by its weight, then length-bucketed."""
+        rows = self.train_data.epoch_indices(rng)
+        buckets = shuffled_bucket_batches([self.lengths[i] for i in rows], self.args.batch_size, rng)
+        return [[rows[i] for i in batch] for batch in buckets]
+
+    def _checkpoint(self) -> None:
+        _save_checkpoint(
+            self.output,
+            self.state["step"],
+            self.model,
+            self.optimizer,
+            self.scheduler,
+            self.state,
+            self.args.keep_checkpoints,
+        )
 
     def _train_epoch(self, epoch: int, batches: list[list[int]]) -> None:
         import torch
 
         args, state, model = self.args, self.state, self.model
         model.train()
-        epoch_loss, seen = 0.0, 0
         bar = progress_bar(total=len(batches), desc=f"epoch {epoch}/{args.epochs}", unit="batch")
+        bar.update(state["position"])
         for number, batch in enumerate(batches, start=1):
+            if number <= state["position"]:  # done before the interruption this run resumes from
+                continue
             ids, mask = pad_batch([self.train_ids[i] for i in batch], self.tokenizer.pad_id)
             labels = torch.tensor([self.train_data.labels[i] for i in batch])
-            out = model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask), labels=labels)
-            (out.loss / args.gradient_accumulation).backward()
-            loss = out.loss.item()
-            epoch_loss += loss * len(batch)
-            seen += len(batch)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.precision == "bf16"):
+                logits = model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask)).logits
+            loss_value = self._loss(logits.float(), labels, batch)
+            (loss_value / args.gradient_accumulation).backward()
+            loss = loss_value.item()
+            state["epoch_loss"] += loss * len(batch)
+            state["epoch_seen"] += len(batch)
+            state["position"] = number
             if number % args.gradient_accumulation == 0 or number == len(batches):
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                 self.optimizer.step()
@@ -203,35 +267,71 @@ class Trainer:
                 self.optimizer.zero_grad(set_to_none=True)
                 state["step"] += 1
                 state["losses"].append((state["step"], loss))
+                mean_loss = state["epoch_loss"] / state["epoch_seen"]
                 if args.eval_steps and state["step"] % args.eval_steps == 0 and number < len(batches):
-                    bar.write(self._evaluate(epoch - 1 + number / len(batches), epoch_loss / seen))
+                    bar.write(self._evaluate(epoch - 1 + number / len(batches), mean_loss))
+                if args.save_steps and state["step"] % args.save_steps == 0 and number < len(batches):
+                    self._checkpoint()
             bar.update(1)
-            bar.set_postfix(loss=f"{epoch_loss / seen:.4f}", lr=f"{self.scheduler.get_last_lr()[0]:.2e}")
-        bar.write(self._evaluate(epoch, epoch_loss / seen))
+            bar.set_postfix(
+                loss=f"{state['epoch_loss'] / state['epoch_seen']:.4f}", lr=f"{self.scheduler.get_last_lr()[0]:.2e}"
+            )
+        bar.write(self._evaluate(epoch, state["epoch_loss"] / max(1, state["epoch_seen"])))
+        state["epoch_loss"], state["epoch_seen"] = 0.0, 0
         bar.close()
 
+    def _loss(self, logits: Any, labels: Any, batch: list[int]) -> Any:
+        import torch
+        import torch.nn.functional as F
+
+        if self.partial:
+            sources = torch.tensor([self.train_data.source_of[i] for i in batch])
+            logits = logits.masked_fill(~self.allowed[sources], float("-inf"))
+        return F.cross_entropy(logits, labels)
+
     def _evaluate(self, epoch_position: float, train_loss: float) -> str:
-        """Score the dev set, keep the model if it is the best so far; return a log line."""
-        accuracy = _dev_accuracy(self.model, self.dev_ids, self.dev_data.labels, self.tokenizer.pad_id)
-        record = {
+        """Score the dev sets, keep the model if it is the best so far; return a log line."""
+        scores = {
+            dev.name: _dev_scores(self.model, ids, dev, self.tokenizer.pad_id, self.args.precision)
+            for dev, ids in zip(self.dev_sets, self.dev_ids, strict=True)
+        }
+        accuracy = sum(s["accuracy"] for s in scores.values()) / len(scores)
+        # One dev file: accuracy chooses the checkpoint, as it always has; several: their mean macro-F1.
+        score = accuracy if not self.args.mixture else sum(s["macro_f1"] for s in scores.values()) / len(scores)
+        record: dict[str, Any] = {
             "epoch": round(epoch_position, 3),
             "step": self.state["step"],
             "train_loss": train_loss,
             "dev_accuracy": accuracy,
+            "dev_score": score,
         }
+        if self.args.mixture:
+            record["dev_sets"] = scores
         self.state["history"].append(record)
-        improved = accuracy > self.state["best"]
+        improved = score > self.state["best"]
         if improved:
-            self.state["best"] = accuracy
+            self.state["best"] = score
             _save_model(self.model, self.staging / "best")
         if self.on_evaluation is not None:
             self.on_evaluation(record)
-        return f"epoch {record['epoch']}: train loss {train_loss:.4f}, dev accuracy {accuracy:.4f}" + (
+        measure = "score" if self.args.mixture else "accuracy"
+        detail = "".join(f", {name} F1 {s['macro_f1']:.4f}" for name, s in scores.items()) if self.args.mixture else ""
+        return f"epoch {record['epoch']}: train loss {train_loss:.4f}, dev {measure} {score:.4f}{detail}" + (
             " (best)" if improved else ""
         )
 
 
-def _load_data(args: TrainingArguments) -> tuple[LabelledData, LabelledData]:
+def _load_data(args: TrainingArguments) -> tuple[MixtureData, list[SourceData], str]:
+    """Training rows, dev sets and a description of where the dev data came from."""
+    if args.mixture:
+        mixture = DataMixture.load(args.mixture, args.data_root)
+        if mixture.label_names and args.label_names and list(args.label_names) != mixture.label_names:
+            raise InvalidInputError(f"--labels {args.label_names} differ from the data mix's {mixture.label_names}")
+        dev_sets = mixture.read_dev()
+        if not dev_sets:
+            raise InvalidInputError(f"{args.mixture}: no [[dev]] sets to choose checkpoints with")
+        return mixture.read_training(args.limit), dev_sets, ", ".join(d.name for d in dev_sets)
+
     def read(path: str, label_names: list[str] | None, limit: int | None) -> LabelledData:
         return read_labelled(
             path,
@@ -242,10 +342,17 @@ def _load_data(args: TrainingArguments) -> tuple[LabelledData, LabelledData]:
             limit=limit,
         )
 
+    assert args.train_file is not None
     data = read(args.train_file, args.label_names, args.limit)
     if args.dev_file:
-        return data, read(args.dev_file, data.label_names, None)
-    return split_holdout(data, args.dev_fraction, args.seed)
+        train_data, dev_data, where = data, read(args.dev_file, data.label_names, None), args.dev_file
+    else:
+        train_data, dev_data = split_holdout(data, args.dev_fraction, args.seed)
+        where = f"held-out {args.dev_fraction:.0%} of the training file"
+    every_label = tuple(range(len(data.label_names)))
+    source = SourceData("train", train_data.texts, train_data.labels, every_label)
+    dev = SourceData("dev", dev_data.texts, dev_data.labels, every_label)
+    return MixtureData(list(data.label_names), [source], [1.0]), [dev], where
 
 
 def _load_model_and_tokenizer(
@@ -282,6 +389,8 @@ def _param_groups(model: Any, weight_decay: float) -> list[dict[str, Any]]:
     decay: list[Any] = []
     no_decay: list[Any] = []
     for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
         (no_decay if param.ndim < 2 or "LayerNorm" in name else decay).append(param)
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
@@ -295,19 +404,23 @@ def _linear_warmup_decay(warmup: int, total: int) -> Callable[[int], float]:
     return factor
 
 
-def _dev_accuracy(model: Any, ids: list[list[int]], labels: list[int], pad_id: int) -> float:
+def _dev_scores(model: Any, ids: list[list[int]], dev: SourceData, pad_id: int, precision: str) -> dict[str, float]:
+    """Accuracy and macro-F1 on one dev set, the argmax taken over the labels that set has."""
     import torch
 
     model.eval()
-    correct = 0
-    with torch.inference_mode():
+    predicted = [0] * len(ids)
+    allowed = list(dev.allowed)
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
         for batch in sorted_batches([len(x) for x in ids], 128):
             input_ids, mask = pad_batch([ids[i] for i in batch], pad_id)
             logits = model(input_ids=torch.from_numpy(input_ids), attention_mask=torch.from_numpy(mask)).logits
-            predicted = logits.argmax(-1).tolist()
-            correct += sum(p == labels[i] for p, i in zip(predicted, batch, strict=True))
+            choice = logits.float()[:, allowed].argmax(-1).tolist()
+            for row, pick in zip(batch, choice, strict=True):
+                predicted[row] = allowed[pick]
     model.train()
-    return correct / len(ids)
+    report = classification_report(dev.labels, predicted, [str(i) for i in range(int(model.config.num_labels))])
+    return {"accuracy": report["accuracy"], "macro_f1": report["macro_f1"]}
 
 
 def _seed_everything(seed: int) -> None:
@@ -345,13 +458,13 @@ def _save_model(model: Any, directory: Path) -> None:
 
 
 def _save_checkpoint(
-    output: Path, epoch: int, model: Any, optimizer: Any, scheduler: Any, state: dict[str, Any], keep: int
+    output: Path, step: int, model: Any, optimizer: Any, scheduler: Any, state: dict[str, Any], keep: int
 ) -> None:
     import torch
 
     root = output / CHECKPOINTS
-    target = root / f"epoch-{epoch}"
-    temporary = root / f"epoch-{epoch}.tmp"
+    target = root / f"step-{step}"
+    temporary = root / f"step-{step}.tmp"
     shutil.rmtree(temporary, ignore_errors=True)
     temporary.mkdir(parents=True)
     model.save_pretrained(temporary / "model")
@@ -369,7 +482,7 @@ def _checkpoints(output: Path) -> list[Path]:
     root = output / CHECKPOINTS
     if not root.is_dir():
         return []
-    found = [p for p in root.glob("epoch-*") if p.name.split("-")[1].isdigit() and (p / STATE_FILE).is_file()]
+    found = [p for p in root.glob("step-*") if p.name.split("-")[1].isdigit() and (p / STATE_FILE).is_file()]
     return sorted(found, key=lambda p: int(p.name.split("-")[1]))
 
 

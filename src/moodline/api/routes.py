@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import PlainTextResponse
 
 from ..errors import InvalidInputError
+from ..three_way import to_two_way
 from .errors import ApiError
 from .schemas import (
     BatchPredictRequest,
@@ -92,8 +93,9 @@ def _timing_headers(response: Response, result: ScoreResult) -> None:
         response.headers["X-Prediction-Id"] = ",".join(result.prediction_ids)
 
 
-def _outputs(result: ScoreResult) -> list[PredictionOut]:
-    return [PredictionOut(**p.to_dict()) for p in result.predictions]
+def _outputs(result: ScoreResult, two_way: bool = False) -> list[PredictionOut]:
+    predictions = [to_two_way(p) for p in result.predictions] if two_way else result.predictions
+    return [PredictionOut(**p.to_dict()) for p in predictions]
 
 
 def _three_way_outputs(state: ServerState, result: ScoreResult) -> list[PredictionOut]:
@@ -116,7 +118,7 @@ async def predict(body: PredictRequest, state: StateDep, response: Response) -> 
     texts, single = body.text_list()
     result = await state.score(texts, body.long_text)
     _timing_headers(response, result)
-    outputs = _three_way_outputs(state, result) if body.three_way else _outputs(result)
+    outputs = _three_way_outputs(state, result) if body.three_way else _outputs(result, body.two_way)
     assert state.engine is not None
     info = state.engine.info
     reply = PredictResponse(predictions=outputs, model=ModelRef(name=info.name, version=info.version))

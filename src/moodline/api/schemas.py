@@ -33,9 +33,15 @@ class PredictRequest(BaseModel):
         False,
         description="Answer negative / neutral / positive (a neutral band for binary models) with a signed sentiment.",
     )
+    two_way: bool = Field(
+        False,
+        description="Answer NEGATIVE or POSITIVE only: a three-label model's two probabilities renormalised.",
+    )
 
     @model_validator(mode="after")
     def _one_shape(self) -> PredictRequest:
+        if self.three_way and self.two_way:
+            raise ValueError("three_way and two_way ask for different answers; give one of them")
         given = [name for name in ("text", "texts", "review", "inputs") if getattr(self, name) is not None]
         if len(given) != 1:
             raise ValueError(

@@ -152,11 +152,16 @@ def train_with_tracking(args: Any, settings: Settings, kind: str) -> tuple[dict[
 
         def on_evaluation(record: dict[str, Any]) -> None:
             if tracker is not None:
+                per_set = {
+                    f"dev_macro_f1_{name}": scores["macro_f1"] for name, scores in record.get("dev_sets", {}).items()
+                }
                 tracker.log_metrics(
                     {
                         "train_loss": record["train_loss"],
                         "dev_accuracy": record["dev_accuracy"],
+                        "dev_score": record["dev_score"],
                         "epoch": record["epoch"],
+                        **per_set,
                     },
                     step=int(record["step"]),
                 )
@@ -169,6 +174,7 @@ def train_with_tracking(args: Any, settings: Settings, kind: str) -> tuple[dict[
 
 def log_training_outputs(tracker: Tracker, args: Any, metrics: dict[str, Any]) -> None:
     """Summary metrics, metrics.json, the curve, a dev-set evaluation report with plots, and the model."""
+    from ..data import LabelledData
     from ..engine import Engine
     from ..evaluation import evaluate
     from ..training import _load_data
@@ -177,6 +183,7 @@ def log_training_outputs(tracker: Tracker, args: Any, metrics: dict[str, Any]) -
     tracker.log_metrics(
         {
             "best_dev_accuracy": metrics["best_dev_accuracy"],
+            "best_dev_score": metrics["best_dev_score"],
             "epochs_run": metrics["epochs_run"],
             "steps": metrics["steps"],
         }
@@ -184,18 +191,26 @@ def log_training_outputs(tracker: Tracker, args: Any, metrics: dict[str, Any]) -
     for name in ("metrics.json", "training_curve.png"):
         if (output / name).is_file():
             tracker.log_artifact(output / name)
-    _, dev = _load_data(args)
+    _, dev_sets, _ = _load_data(args)
     engine = Engine.load(output, threads=args.threads)
     with tempfile.TemporaryDirectory(prefix="moodline-eval-") as scratch:
-        plots = Path(scratch) / "evaluation"
-        report = evaluate(engine, dev, plots_dir=plots)
-        report.pop("plots", None)
-        report["model"].pop("path", None)
-        (plots / "report.json").write_text(json.dumps(report, indent=2))
-        tracker.log_artifact(plots, "evaluation")
-        tracker.log_metrics(
-            {"eval_accuracy": report["accuracy"], "eval_macro_f1": report["macro_f1"], "eval_ece": report["ece"]}
-        )
+        for dev in dev_sets:
+            # One dev set keeps the plain names (eval_accuracy, evaluation/); several are named by set.
+            suffix = "" if len(dev_sets) == 1 else f"_{dev.name}"
+            plots = Path(scratch) / f"evaluation{suffix.replace('_', '-')}"
+            data = LabelledData(dev.texts, dev.labels, list(engine.labels))
+            report = evaluate(engine, data, plots_dir=plots)
+            report.pop("plots", None)
+            report["model"].pop("path", None)
+            (plots / "report.json").write_text(json.dumps(report, indent=2))
+            tracker.log_artifact(plots, plots.name)
+            tracker.log_metrics(
+                {
+                    f"eval_accuracy{suffix}": report["accuracy"],
+                    f"eval_macro_f1{suffix}": report["macro_f1"],
+                    f"eval_ece{suffix}": report["ece"],
+                }
+            )
         model_files = Path(scratch) / "model"
         model_files.mkdir()
         for item in output.iterdir():
