@@ -40,6 +40,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from moodline.model_source import MODELS_DIR, SST2_MODEL_NAME
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "sst2" / "dev.tsv"
 LABELS = {0: "NEGATIVE", 1: "POSITIVE"}
@@ -284,6 +286,8 @@ def run(args: argparse.Namespace, sentences: list[str]) -> list[Row]:
             ("moodline fp32", fp32_dir),
             ("moodline int8", int8_dir),
             ("moodline bundled", args.bundled),
+            # The previous default, same architecture: the new default must keep its speed.
+            ("moodline sst2", MODELS_DIR / SST2_MODEL_NAME),
         ):
             progress(f"timing {name}")
             rows.append(
@@ -327,6 +331,10 @@ def format_table(machine: dict[str, Any], config: dict[str, Any], rows: Sequence
             f"{r.name:<17} {r.model:<{width}} {r.sentences_per_s:>9.1f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} "
             f"{r.ratio:>10.2f}x"
         )
+    named = {r.name: r for r in rows}
+    if {"moodline bundled", "moodline sst2"} <= set(named):
+        share = named["moodline bundled"].sentences_per_s / named["moodline sst2"].sentences_per_s
+        lines.append(f"\nbundled (default) model vs the SST-2 model, same architecture: {share:.2f}x sentences/s")
     return header + "\n" + "\n".join(lines)
 
 

@@ -1,4 +1,4 @@
-"""Package finished training runs as moodline's bundled model, with a model card of measured figures.
+"""Package finished SST-2 training runs as moodline's binary model, with a model card of measured figures.
 
 Exports the model (one run, or the average of several made with `moodline average`) to int8 ONNX
 inside the package, checked against the fp32 source on the SST-2 dev sentences; evaluates fp32 and
@@ -25,7 +25,7 @@ from moodline.data import read_labelled
 from moodline.engine import Engine
 from moodline.evaluation import evaluate
 from moodline.export import export_model
-from moodline.model_source import BUNDLED_MODEL_DIR, BUNDLED_MODEL_NAME
+from moodline.model_source import MODELS_DIR, SST2_MODEL_NAME
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DEV = ROOT.parent / "shared" / "data" / "sst2" / "dev.tsv"
@@ -39,7 +39,14 @@ def rel(path: str | Path) -> str:
 def train_command(arguments: dict[str, Any]) -> str:
     """The `moodline train` command line that reproduces a run, from its recorded arguments."""
 
-    parts = ["moodline", "train", "--data", rel(arguments["train_file"])]
+    parts = ["moodline", "train"]
+    if arguments.get("mixture"):
+        mixture = arguments["mixture"]
+        parts += ["--mix", mixture if not Path(mixture).is_file() else rel(mixture)]
+        for name in arguments.get("exclude_sources") or []:
+            parts += ["--exclude-source", name]
+    else:
+        parts += ["--data", rel(arguments["train_file"])]
     if arguments.get("dev_file"):
         parts += ["--dev", rel(arguments["dev_file"])]
     if arguments.get("label_names"):
@@ -56,10 +63,14 @@ def train_command(arguments: dict[str, Any]) -> str:
         "warmup_ratio": "--warmup-ratio",
         "weight_decay": "--weight-decay",
         "gradient_accumulation": "--gradient-accumulation",
+        "save_steps": "--save-steps",
+        "precision": "--precision",
     }
     for key, flag in flags.items():
         if arguments.get(key) is not None:
             parts += [flag, str(arguments[key])]
+    if arguments.get("freeze_embeddings"):
+        parts.append("--freeze-embeddings")
     parts += ["--output", rel(arguments["output_dir"])]
     return " ".join(shlex.quote(p) for p in parts)
 
@@ -86,7 +97,7 @@ def main() -> int:
     parser.add_argument("--run", type=Path, action="append", required=True, help="training output directory")
     parser.add_argument("--model", type=Path, default=None, help="model to ship (default: the single --run)")
     parser.add_argument("--dev", type=Path, default=DEFAULT_DEV, help="SST-2 dev TSV")
-    parser.add_argument("--output", type=Path, default=BUNDLED_MODEL_DIR)
+    parser.add_argument("--output", type=Path, default=MODELS_DIR / SST2_MODEL_NAME)
     parser.add_argument(
         "--keep-fp32",
         action="append",
@@ -105,7 +116,7 @@ def main() -> int:
         source,
         args.output,
         quantize="int8",
-        name=BUNDLED_MODEL_NAME,
+        name=SST2_MODEL_NAME,
         check_texts=dev_texts,
         force=True,
         keep_fp32=args.keep_fp32,
@@ -153,10 +164,11 @@ def main() -> int:
         for run, m in zip(args.run, runs, strict=True)
     )
     curves = "\n\n".join(f"### {rel(str(run))}\n\n{run_table(m)}" for run, m in zip(args.run, runs, strict=True))
-    card = f"""# {BUNDLED_MODEL_NAME}
+    card = f"""# {SST2_MODEL_NAME}
 
-The model moodline ships and serves by default: binary sentiment (NEGATIVE / POSITIVE) in English,
-int8 ONNX, runs offline with ONNX Runtime only.
+moodline's binary model (`--model {SST2_MODEL_NAME}`): sentiment as NEGATIVE / POSITIVE in English,
+int8 ONNX, runs offline with ONNX Runtime only. The default model is the three-way
+`moodline-sentiment-minilm-l6`; this one stays for two-way scoring of opinionated sentences.
 
 | | |
 |---|---|
@@ -188,7 +200,7 @@ With `../shared/data/sst2/` beside the repository, in order:
 ```
 
 Each training epoch takes about 12 minutes on 2 CPU cores. The last command exports int8 into
-`src/moodline/models/{BUNDLED_MODEL_NAME}/`, evaluates fp32 and int8, and writes this card.
+`src/moodline/models/{SST2_MODEL_NAME}/`, evaluates fp32 and int8, and writes this card.
 
 ## Dev accuracy at each evaluation
 

@@ -1,16 +1,86 @@
-"""Real servers for integration tests, started on free loopback ports and always stopped."""
+"""Real servers for integration tests, started on free loopback ports and always stopped.
+
+Also the one way a test says that a program, server or package it needs is missing: :func:`unavailable`
+(through :func:`require_binary`, :func:`require_script` and :func:`require_module`). Outside CI that is a
+skip with its reason, for contributors without those packages; under CI (``CI`` set, as CI services do)
+it is a failure, because `make test` installs them all there and a skip would let CI pass without
+running the test.
+"""
 
 from __future__ import annotations
 
+import importlib
+import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
+from typing import Any, NoReturn
 
 import pytest
+
+# The values that mean "not CI"; the Makefile's system-deps target reads CI the same way.
+_NOT_CI = frozenset({"", "0", "false", "no"})
+
+
+def in_ci() -> bool:
+    """True when ``CI`` is set to anything but empty, 0, false or no (CI services set ``CI=true``)."""
+    return os.environ.get("CI", "").strip().lower() not in _NOT_CI
+
+
+def unavailable(reason: str) -> NoReturn:
+    """Skip the test for ``reason`` (what is missing, and what installs it); fail instead under CI."""
+    if in_ci():
+        pytest.fail(f"{reason}; CI must run this test, so it fails here instead of skipping", pytrace=False)
+    pytest.skip(reason, allow_module_level=True)
+
+
+def require_binary(name: str, *alternatives: str) -> str:
+    """The path of program ``name`` (or the first of ``alternatives`` found), else :func:`unavailable`.
+
+    Looks in this Python's bin directory (tools from the dev extra), on PATH, in /usr/sbin (nginx, off
+    a non-root PATH) and in Debian's PostgreSQL directories (initdb, pg_ctl, also off the PATH).
+    """
+    for candidate in (name, *alternatives):
+        found = _find_program(candidate)
+        if found is not None:
+            return found
+    names = " or ".join((name, *alternatives))
+    unavailable(f"{names} is not installed (make test installs it)")
+
+
+def _find_program(name: str) -> str | None:
+    found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
+    if found is None and Path(f"/usr/sbin/{name}").exists():
+        found = f"/usr/sbin/{name}"
+    if found is None:
+        versions = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), key=lambda p: int(p.parts[-3]))
+        found = str(versions[-1]) if versions else None
+    return found
+
+
+def require_script(name: str) -> Path:
+    """A console script of this environment (``moodline``, ``mlflow``, ``locust``), else :func:`unavailable`.
+
+    Only this Python's own bin directory counts: a ``moodline`` elsewhere on PATH would run other code.
+    """
+    script = Path(sys.executable).parent / name
+    if not script.exists():
+        unavailable(f"{name} is not installed in this environment (make test installs it)")
+    return script
+
+
+def require_module(name: str) -> ModuleType:
+    """Import ``name`` (a package from one of moodline's extras), else :func:`unavailable`."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        unavailable(f"{name} cannot be imported ({exc}); make test installs it with moodline's extras")
 
 
 def free_port() -> int:
@@ -29,16 +99,6 @@ def wait_for_port(port: int, timeout: float = 20.0) -> None:
     raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
 
 
-def binary(name: str) -> str:
-    found = shutil.which(name) or (f"/usr/sbin/{name}" if Path(f"/usr/sbin/{name}").exists() else None)
-    if found is None:  # Debian's PostgreSQL server tools (initdb, pg_ctl) are off the PATH
-        versions = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), key=lambda p: int(p.parts[-3]))
-        found = str(versions[-1]) if versions else None
-    if found is None:
-        pytest.skip(f"{name} is not installed (make test installs it)")
-    return found
-
-
 class RedisServer:
     def __init__(self, port: int) -> None:
         self.port = port
@@ -48,7 +108,7 @@ class RedisServer:
     def start(self) -> None:
         self.process = subprocess.Popen(
             [
-                binary("redis-server"),
+                require_binary("redis-server"),
                 "--port",
                 str(self.port),
                 "--bind",
@@ -97,12 +157,7 @@ def image_command(host: str, port: int) -> list[str]:
 
 def start_moodline(model: Path, port: int, name: str = "test", **settings: str) -> subprocess.Popen[bytes]:
     """`moodline serve` as the container image runs it (its CMD), in its own process group."""
-    import os
-    import sys
-
-    script = Path(sys.executable).parent / "moodline"
-    if not script.exists():
-        pytest.skip("moodline is not installed in this environment (make test installs it)")
+    script = require_script("moodline")
     env = {
         **os.environ,
         "MOODLINE_MODEL": str(model),
@@ -116,14 +171,17 @@ def start_moodline(model: Path, port: int, name: str = "test", **settings: str) 
 
 
 @contextmanager
-def app_in_thread(app: object) -> Iterator[str]:
-    """Serve an ASGI app with uvicorn on a free loopback port in a thread; yields its base URL."""
+def app_in_thread(app: object, **options: Any) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn on a free loopback port in a thread; yields its base URL.
+
+    ``options`` go to ``uvicorn.Config`` (e.g. ``http="h11"``: uvicorn picks httptools when installed).
+    """
     import threading
 
     import uvicorn
 
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))  # type: ignore[arg-type]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options))  # type: ignore[arg-type]
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
-from pathlib import Path
 
 import click
 import pytest
@@ -13,6 +11,7 @@ from click.testing import CliRunner
 
 from moodline.cli import main
 from tests.conftest import ROOT
+from tests.servers import require_script
 
 
 def run(*args: str, input: str | bytes | None = None) -> click.testing.Result:
@@ -109,9 +108,7 @@ def test_usage_errors_exit_2():
 
 
 def test_installed_console_script_runs_without_traceback(tmp_path):
-    script = Path(sys.executable).parent / "moodline"
-    if not script.exists():
-        pytest.skip("moodline is not installed in this environment (make test installs it)")
+    script = require_script("moodline")
     result = subprocess.run(
         [str(script), "predict", "--model", str(tmp_path / "nope"), "hi"], capture_output=True, text=True, cwd=ROOT
     )

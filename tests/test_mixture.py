@@ -195,3 +195,12 @@ def test_the_shipped_mix_reads_every_source_and_dev_set():
     # The review holdouts the suite scores never reach training.
     clothing = next(s for s in data.sources if s.name == "clothing-reviews")
     assert not set(clothing.texts) & set(dev["clothing-holdout"].texts)
+
+
+def test_leaving_a_source_out_keeps_the_dev_sets(mix_dir):
+    mix = DataMixture.load(mix_file(mix_dir, DIALOGUE + PHRASES))
+    assert [s.name for s in mix.without(["dialogue"]).sources] == ["phrases"]
+    with pytest.raises(InvalidInputError, match="no training source named tweets"):
+        mix.without(["tweets"])
+    with pytest.raises(InvalidInputError, match="leaves nothing"):
+        mix.without(["dialogue", "phrases"])

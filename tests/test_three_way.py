@@ -5,6 +5,7 @@ import pytest
 
 from moodline import Engine, InvalidInputError
 from moodline.data import LabelledData, read_labelled
+from moodline.model_source import SST2_MODEL_NAME
 from moodline.three_way import (
     BINARY_BAND,
     DEFAULT_BAND,
@@ -21,7 +22,8 @@ MELD_DEV = SHARED_DATA / "meld" / "dev_sent_emo.csv"
 
 @pytest.fixture(scope="module")
 def scorer() -> ThreeWayScorer:
-    return ThreeWayScorer(Engine.load())
+    # The band is for binary models: the shipped SST-2 model.
+    return ThreeWayScorer(Engine.load(SST2_MODEL_NAME))
 
 
 @pytest.mark.parametrize(
@@ -114,7 +116,8 @@ def test_default_band_beats_baselines_on_meld(scorer: ThreeWayScorer) -> None:
     baselines = report["baselines"]
     assert report["macro_f1"] > baselines["always_binary"]["macro_f1"] + 0.1
     assert report["macro_f1"] > baselines["always_neutral"]["macro_f1"] + 0.1
-    # DEFAULT_BAND is the band tune_band finds on this file.
+    # DEFAULT_BAND was tuned on this file: on any CPU its macro-F1 is within a hair of the best band's.
+    # (int8 rounding differs between CPU kinds, and near-ties move the grid point: 0.16 here, 0.17 on AVX2.)
     band, f1 = tune_band(scorer.p_positive(data.texts), data.labels)
-    assert band == DEFAULT_BAND
-    assert report["macro_f1"] == pytest.approx(f1)
+    assert report["macro_f1"] >= f1 - 0.005
+    assert abs(band.low - DEFAULT_BAND.low) <= 0.05 and abs(band.high - DEFAULT_BAND.high) <= 0.05

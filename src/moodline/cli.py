@@ -78,6 +78,14 @@ def _band_option(func: Any) -> Any:
     )(func)
 
 
+_raw_csv_option = click.option(
+    "--raw-csv",
+    is_flag=True,
+    help="Write CSV/TSV text exactly as read. By default text starting with =, +, -, @, tab or carriage "
+    "return (numbers aside) gets a leading ' so spreadsheets show it instead of running it as a formula.",
+)
+
+
 def _engine_options(func: Any) -> Any:
     func = click.option(
         "--backend",
@@ -314,6 +322,7 @@ def _shorten(text: str, width: int = 70) -> str:
     default=None,
     help="Write the scored utterances as CSV here.",
 )
+@_raw_csv_option
 @click.option(
     "--html",
     "html_out",
@@ -338,6 +347,7 @@ def transcript(
     csv_out: Path | None,
     html_out: Path | None,
     png_dir: Path | None,
+    raw_csv: bool,
     neutral_band: Any,
 ) -> None:
     """Analyse a meeting, interview or call transcript: sentiment per utterance, per speaker, over time.
@@ -346,9 +356,6 @@ def transcript(
     Example:
       moodline transcript call.vtt --json call.json --csv call.csv
     """
-    import csv
-    import io
-
     from .atomic import write_atomically
     from .engine import Engine
     from .three_way import ThreeWayScorer
@@ -360,12 +367,9 @@ def transcript(
     if json_out is not None:
         write_atomically(json_out, json.dumps(insights, indent=2, ensure_ascii=False) + "\n")
     if csv_out is not None:
-        buffer = io.StringIO()
-        columns = ["position", "turn_index", "speaker", "start", "end", "label", "sentiment", "text"]
-        writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(insights["utterances"])
-        write_atomically(csv_out, buffer.getvalue())
+        from .transcripts.report import render_csv
+
+        write_atomically(csv_out, render_csv(insights, raw_csv=raw_csv))
     if html_out is not None:
         from .transcripts.report import render_html
 
@@ -531,6 +535,12 @@ def evaluate(
 )
 @data_root_option
 @click.option(
+    "--exclude-source",
+    "exclude_sources",
+    multiple=True,
+    help="Leave this source of the mix out (repeatable): e.g. train without tweets, then score tweets.",
+)
+@click.option(
     "--output",
     "-o",
     required=True,
@@ -625,6 +635,7 @@ def train(
         mixture=str(mixture) if mixture else None,
         data_root=str(data_root) if data_root else None,
         output_dir=str(output),
+        exclude_sources=list(options.pop("exclude_sources")),
         dev_file=str(dev_file) if dev_file else None,
         label_names=names,
         **options,
@@ -848,6 +859,7 @@ def average(models: tuple[str, ...], output: Path, force: bool) -> None:
 @click.option("--chunk-rows", type=click.IntRange(min=1), default=4096, show_default=True, help="Rows per chunk.")
 @click.option("--restart", is_flag=True, help="Discard an unfinished job for OUT instead of resuming it.")
 @click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
+@_raw_csv_option
 @click.option(
     "--engine",
     "engine_name",
@@ -883,6 +895,7 @@ def score(
     chunk_rows: int,
     restart: bool,
     overwrite: bool,
+    raw_csv: bool,
     engine_name: str,
     address: str | None,
     actors: int | None,
@@ -911,6 +924,7 @@ def score(
         chunk_rows=chunk_rows,
         prefix=prefix,
         long_text=long_text,
+        raw_csv=raw_csv,
     )
     if engine_name == "ray":
         from .scoring.ray_runner import score_file_ray

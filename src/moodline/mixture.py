@@ -332,6 +332,17 @@ class DataMixture:
             raise InvalidInputError(f"{where}: unknown keys {sorted(unknown)}")
         return cls(list(labels), sources, dev, path)
 
+    def without(self, names: Sequence[str]) -> DataMixture:
+        """The same mix less the named training sources (dev sets stay): a leave-one-domain-out run."""
+        unknown = set(names) - {s.name for s in self.sources}
+        if unknown:
+            known = ", ".join(s.name for s in self.sources)
+            raise InvalidInputError(f"no training source named {', '.join(sorted(unknown))} (the mix has {known})")
+        kept = [s for s in self.sources if s.name not in set(names)]
+        if not kept:
+            raise InvalidInputError("excluding every training source leaves nothing to train on")
+        return DataMixture(self.label_names, kept, self.dev, self.path)
+
     def read_training(self, limit: int | None = None) -> MixtureData:
         """Every source's training rows (holdouts removed); ``limit`` caps rows per source (for tests)."""
         parts = []

@@ -57,6 +57,7 @@ class TrainingArguments:
     train_file: str | None = None
     mixture: str | None = None
     data_root: str | None = None
+    exclude_sources: list[str] = field(default_factory=list)
     base_model: str = DEFAULT_BASE_MODEL
     dev_file: str | None = None
     dev_fraction: float = 0.1
@@ -86,6 +87,8 @@ class TrainingArguments:
     def __post_init__(self) -> None:
         if (self.train_file is None) == (self.mixture is None):
             raise InvalidInputError("give either train_file (one labelled file) or mixture (a data-mix file)")
+        if self.exclude_sources and self.mixture is None:
+            raise InvalidInputError("exclude_sources needs a mixture")
         if self.precision not in ("fp32", "bf16"):
             raise InvalidInputError(f"precision must be fp32 or bf16, got {self.precision!r}")
         if self.save_steps is not None and self.save_steps < 1:
@@ -324,7 +327,7 @@ class Trainer:
 def _load_data(args: TrainingArguments) -> tuple[MixtureData, list[SourceData], str]:
     """Training rows, dev sets and a description of where the dev data came from."""
     if args.mixture:
-        mixture = DataMixture.load(args.mixture, args.data_root)
+        mixture = DataMixture.load(args.mixture, args.data_root).without(args.exclude_sources)
         if mixture.label_names and args.label_names and list(args.label_names) != mixture.label_names:
             raise InvalidInputError(f"--labels {args.label_names} differ from the data mix's {mixture.label_names}")
         dev_sets = mixture.read_dev()

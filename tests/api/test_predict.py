@@ -283,10 +283,30 @@ async def test_three_way_option_matches_the_scorer(make_client, tiny_engine):
 
 async def test_neutral_band_setting(make_client):
     from moodline.engine import Engine
+    from moodline.model_source import SST2_MODEL_NAME
 
-    async with make_client(engine=Engine.load(), neutral_band="0,1") as client:  # a binary model: the band applies
+    binary = Engine.load(SST2_MODEL_NAME)
+    async with make_client(engine=binary, neutral_band="0,1") as client:  # a binary model: the band applies
         response = await client.post("/predict", json={"texts": ["good", "bad"], "three_way": True})
     assert [p["label"] for p in response.json()["predictions"]] == ["neutral", "neutral"]
+
+
+async def test_two_way_renormalises_a_three_label_model(make_client, tiny_engine):
+    from moodline.three_way import to_two_way
+
+    texts = ["good", "bad", "so so"]
+    async with make_client() as client:
+        two = await client.post("/predict", json={"texts": texts, "two_way": True})
+        single = await client.post("/predict", json={"text": "so so", "two_way": True})
+        both = await client.post("/predict", json={"text": "so so", "two_way": True, "three_way": True})
+    assert two.status_code == 200, two.text
+    expected = [to_two_way(p) for p in tiny_engine.predict(texts)]
+    got = two.json()["predictions"]
+    assert [p["label"] for p in got] == [e.label for e in expected]
+    assert all(set(p["scores"]) == {"negative", "positive"} for p in got)
+    assert [sum(p["scores"].values()) for p in got] == pytest.approx([1.0] * 3)
+    assert single.json()["label"] == expected[2].label  # top-level label and score too
+    assert both.status_code == 422 and "two_way" in both.json()["error"]["message"]
 
 
 async def test_keepalive_connections_are_recycled_about_every_n_requests(make_client):

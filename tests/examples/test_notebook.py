@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from moodline.model_source import BUNDLED_MODEL_DIR
-from tests.servers import free_port, start_moodline, wait_for_port
+from tests.servers import free_port, require_module, start_moodline, wait_for_port
 
-nbclient = pytest.importorskip("nbclient", reason="nbclient is not installed (make test installs it)")
-nbformat = pytest.importorskip("nbformat", reason="nbformat is not installed (make test installs it)")
+nbclient = require_module("nbclient")
+nbformat = require_module("nbformat")
 
 pytestmark = pytest.mark.integration
 

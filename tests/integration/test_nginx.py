@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.conftest import ROOT
-from tests.servers import binary, free_port, start_moodline, wait_for_port
+from tests.servers import free_port, require_binary, start_moodline, wait_for_port
 
 pytestmark = pytest.mark.integration
 
@@ -30,7 +30,7 @@ def start_nginx(workdir: Path, port: int, upstreams: list[int]) -> subprocess.Po
     )
     process = subprocess.Popen(
         [
-            binary("nginx"),
+            require_binary("nginx"),
             "-p",
             str(workdir),
             "-c",
@@ -46,7 +46,7 @@ def start_nginx(workdir: Path, port: int, upstreams: list[int]) -> subprocess.Po
 
 
 def test_two_instances_share_traffic_and_survive_one_dying(tiny_onnx_model, tmp_path):
-    binary("nginx")
+    require_binary("nginx")
     ports = [free_port(), free_port()]
     instances = {name: start_moodline(tiny_onnx_model, port, name) for name, port in zip("ab", ports, strict=True)}
     nginx = None

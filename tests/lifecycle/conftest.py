@@ -7,7 +7,6 @@ import random
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -21,7 +20,7 @@ import httpx
 import pytest
 
 from moodline.settings import Settings
-from tests.servers import binary, free_port, wait_for_port
+from tests.servers import free_port, require_binary, require_module, require_script, unavailable, wait_for_port
 
 POSITIVE_JARGON = ["zorbly", "flimzy", "quantastic"]
 NEGATIVE_JARGON = ["grumbolic", "snarfed", "blorped"]
@@ -64,9 +63,7 @@ def write_tsv(path: Path, rows: list[tuple[str, str]]) -> Path:
 @pytest.fixture(scope="session")
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One real ``mlflow server`` (SQLite backend, artifacts proxied) for the whole session."""
-    executable = Path(sys.executable).parent / "mlflow"
-    if not executable.exists():
-        pytest.skip("mlflow is not installed (make test installs the lifecycle extra)")
+    executable = require_script("mlflow")
     root = tmp_path_factory.mktemp("mlflow-server")
     port = free_port()
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
@@ -114,13 +111,13 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A throwaway PostgreSQL cluster on a free loopback port (trust auth), run as a non-root user."""
-    initdb, pg_ctl = binary("initdb"), binary("pg_ctl")
+    initdb, pg_ctl = require_binary("initdb"), require_binary("pg_ctl")
     as_user: list[str] = []
     root = Path(tempfile.mkdtemp(prefix="moodline-pg-"))
     if os.geteuid() == 0:  # PostgreSQL refuses to run as root
-        runuser = shutil.which("runuser")
-        if runuser is None:
-            pytest.skip("running as root without runuser: cannot start PostgreSQL as another user")
+        runuser = shutil.which("runuser") or unavailable(
+            "running as root without runuser: cannot start PostgreSQL as another user"
+        )
         as_user = [runuser, "-u", "postgres", "--"]
         shutil.chown(root, "postgres", "postgres")
     data, port = root / "data", free_port()
@@ -185,7 +182,7 @@ class SmtpServer:
 
 @pytest.fixture
 def smtp_server() -> Iterator[SmtpServer]:
-    pytest.importorskip("aiosmtpd", reason="aiosmtpd is not installed (make test installs the lifecycle extra)")
+    require_module("aiosmtpd")
     server = SmtpServer(free_port())
     server.start()
     yield server

@@ -20,7 +20,7 @@ from moodline.lifecycle.commands import CHECK_FAILED_EXIT
 from moodline.lifecycle.store import Store
 from moodline.settings import get_settings
 from tests.lifecycle.conftest import SmtpServer, plain_texts
-from tests.servers import app_in_thread, free_port
+from tests.servers import app_in_thread, free_port, require_module
 
 pytestmark = pytest.mark.integration
 
@@ -140,7 +140,7 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
 
 
 def test_starttls_with_login(bundled, tmp_path, lifecycle_settings):
-    pytest.importorskip("aiosmtpd")
+    require_module("aiosmtpd")
     from aiosmtpd.smtp import AuthResult
 
     cert, key = self_signed(tmp_path)

@@ -6,12 +6,13 @@ from click.testing import CliRunner
 from moodline.cli import main
 from moodline.settings import get_settings
 from tests.lifecycle.conftest import plain_texts, write_tsv
+from tests.servers import require_module
 
 pytestmark = pytest.mark.slow
 
 
 def test_train_with_the_wandb_tracker_in_offline_mode(tiny_hf_model, tmp_path, monkeypatch):
-    pytest.importorskip("wandb", reason="wandb is not installed (make test installs the lifecycle extra)")
+    require_module("wandb")
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")
     monkeypatch.setenv("MOODLINE_DATA_DIR", str(tmp_path / "data"))

@@ -12,9 +12,11 @@ from hypothesis import strategies as st
 
 from moodline.errors import DataFileError
 from moodline.scoring.formats import TableReader, assemble, check_text, detect_format, estimate_rows, write_part
+from moodline.spreadsheet import neutralise_formula
+from tests.servers import require_module
 
-pa = pytest.importorskip("pyarrow")
-pq = pytest.importorskip("pyarrow.parquet")
+pa = require_module("pyarrow")
+pq = require_module("pyarrow.parquet")
 
 
 def rows_of(reader: TableReader, chunk_rows: int = 2) -> list[list[object]]:
@@ -168,9 +170,57 @@ def test_round_trip_preserves_every_value(tmp_path_factory, rows, fmt):
     part, target = directory / f"p.{fmt}", directory / f"out.{fmt}"
     data = [[a.replace("\r", ""), b.replace("\r", "")] for a, b in rows]  # CSV normalises bare CR
     assume(data or fmt == "csv")  # an empty JSONL file has no columns at all
-    write_part(part, fmt, ["a", "text"], data, {})
-    assemble([part], fmt, ["a", "text"], {}, target)
+    write_part(part, fmt, ["a", "text"], data, {}, raw_csv=True)
+    assemble([part], fmt, ["a", "text"], {}, target, raw_csv=True)
     assert rows_of(TableReader(target, None, "text"), 5) == data
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(texts, texts), min_size=1, max_size=12))
+def test_csv_reads_back_neutralised_and_nothing_else_changed(tmp_path_factory, rows):
+    directory = tmp_path_factory.mktemp("safe")
+    part, target = directory / "p.csv", directory / "out.csv"
+    data = [[a.replace("\r", ""), b.replace("\r", "")] for a, b in rows]
+    write_part(part, "csv", ["a", "text"], data, {})
+    assemble([part], "csv", ["a", "text"], {}, target)
+    expected = [[neutralise_formula(a), neutralise_formula(b)] for a, b in data]
+    assert rows_of(TableReader(target, None, "text"), 5) == expected
+
+
+HOSTILE_COLUMNS = ["=name", "text", "rating", "who", "score", "sentiment"]
+HOSTILE_ROW = ["=cmd|' /C calc'!A0", "+1 from me, great call", "-1", "@Sam", 0.25, -0.75]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "raw_csv", "expected_columns", "expected_row"),
+    [
+        (
+            "csv",
+            False,
+            ["'=name", *HOSTILE_COLUMNS[1:]],
+            ["'=cmd|' /C calc'!A0", "'+1 from me, great call", "-1", "'@Sam", "0.25", "-0.75"],
+        ),
+        (
+            "tsv",
+            False,
+            ["'=name", *HOSTILE_COLUMNS[1:]],
+            ["'=cmd|' /C calc'!A0", "'+1 from me, great call", "-1", "'@Sam", "0.25", "-0.75"],
+        ),
+        ("csv", True, HOSTILE_COLUMNS, [*HOSTILE_ROW[:4], "0.25", "-0.75"]),
+        ("tsv", True, HOSTILE_COLUMNS, [*HOSTILE_ROW[:4], "0.25", "-0.75"]),
+        ("jsonl", False, HOSTILE_COLUMNS, HOSTILE_ROW),  # not a spreadsheet format: written as it is
+    ],
+)
+def test_cells_a_spreadsheet_would_run_are_neutralised_unless_raw(
+    tmp_path, fmt, raw_csv, expected_columns, expected_row
+):
+    """Header and text cells of CSV and TSV output; numbers (a rating of -1, negative scores) stay numbers."""
+    part, target = tmp_path / f"p.{fmt}", tmp_path / f"out.{fmt}"
+    write_part(part, fmt, HOSTILE_COLUMNS, [HOSTILE_ROW], {}, raw_csv=raw_csv)
+    assemble([part], fmt, HOSTILE_COLUMNS, {}, target, raw_csv=raw_csv)
+    reader = TableReader(target, None, "text")
+    assert reader.columns == expected_columns
+    assert rows_of(reader) == [expected_row]
 
 
 def test_json_lines_are_json(tmp_path):

@@ -14,8 +14,9 @@ from moodline.engine import Engine
 from moodline.errors import InvalidInputError
 from moodline.scoring import ScoreOptions, score_file, work_directory
 from tests.scoring.conftest import sentence, write_csv
+from tests.servers import require_module
 
-pq = pytest.importorskip("pyarrow.parquet")
+pq = require_module("pyarrow.parquet")
 
 
 def run(*args: str):  # type: ignore[no-untyped-def]
@@ -96,7 +97,7 @@ def test_every_output_format_holds_the_same_predictions(tmp_path, tiny_engine, s
 
 
 def test_parquet_in_keeps_column_types(tmp_path, tiny_engine):
-    pa = pytest.importorskip("pyarrow")
+    pa = require_module("pyarrow")
     source = tmp_path / "in.parquet"
     pq.write_table(pa.table({"id": [1, 2, 3], "text": ["fine film", None, "dull plot"], "w": [0.5, 1.0, 2.0]}), source)
     summary = score_file(source, tmp_path / "out.parquet", tiny_engine, ScoreOptions(text_column="text"))
@@ -147,6 +148,42 @@ def test_malformed_input_is_one_clean_line(tmp_path, tiny_onnx_model, content, m
     assert result.output.startswith("Error: ") and message in result.output
     assert "Traceback" not in result.output
     assert not output.exists()
+
+
+def write_hostile_csv(path: Path) -> Path:
+    """Reviews whose text and columns a spreadsheet would run as formulas, and a numeric rating of -1."""
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["id", "text", "@rating"])
+        writer.writerow(["=cmd|' /C calc'!A0", "good film, lovely actors", "-1"])
+        writer.writerow(["r2", "-2+3 stars, a dull plot", "+4"])
+    return path
+
+
+def test_score_cli_neutralises_formulas_in_csv_output(tmp_path, tiny_onnx_model):
+    source = write_hostile_csv(tmp_path / "in.csv")
+    output = tmp_path / "out.csv"
+    result = run("score", str(source), str(output), "--text-column", "text", "--model", str(tiny_onnx_model))
+    assert result.exit_code == 0, result.output
+    rows = read_csv(output)
+    assert list(rows[0])[:3] == ["id", "text", "'@rating"]
+    assert [row["id"] for row in rows] == ["'=cmd|' /C calc'!A0", "r2"]
+    assert [row["text"] for row in rows] == ["good film, lovely actors", "'-2+3 stars, a dull plot"]
+    assert [row["'@rating"] for row in rows] == ["-1", "+4"]  # numbers, not formulas: kept as they are
+    assert all(0 <= float(row["score"]) <= 1 for row in rows)
+
+
+def test_raw_csv_keeps_the_input_text_as_it_was(tmp_path, tiny_onnx_model):
+    source = write_hostile_csv(tmp_path / "in.csv")
+    output = tmp_path / "out.csv"
+    result = run(
+        "score", str(source), str(output), "--text-column", "text", "--model", str(tiny_onnx_model), "--raw-csv"
+    )
+    assert result.exit_code == 0, result.output
+    rows = read_csv(output)
+    assert list(rows[0])[:3] == ["id", "text", "@rating"]
+    assert [row["id"] for row in rows] == ["=cmd|' /C calc'!A0", "r2"]
+    assert [row["text"] for row in rows] == ["good film, lovely actors", "-2+3 stars, a dull plot"]
 
 
 def test_existing_output_needs_overwrite(tmp_path, tiny_engine):

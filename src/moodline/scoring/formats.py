@@ -25,6 +25,7 @@ from typing import IO, Any
 
 from ..data import parse_jsonl_line
 from ..errors import DataFileError, MissingDependencyError
+from ..spreadsheet import spreadsheet_row
 
 __all__ = [
     "FORMATS",
@@ -300,8 +301,15 @@ def _cell_csv(value: Any) -> Any:
     return _plain(value) if isinstance(value, dict | list) else value
 
 
-def write_text_rows(handle: IO[str], fmt: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """Write ``rows`` (no header) in a text format."""
+def write_text_rows(
+    handle: IO[str], fmt: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, raw_csv: bool = False
+) -> None:
+    """Write ``rows`` (no header) in a text format; CSV and TSV text neutralised unless ``raw_csv``.
+
+    Spreadsheets open TSV files as readily as CSV ones, so both get :func:`~moodline.spreadsheet.neutralise_formula`.
+    """
+    if fmt in ("csv", "tsv") and not raw_csv:
+        rows = [spreadsheet_row(row) for row in rows]
     if fmt == "csv":
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerows([[_cell_csv(v) for v in row] for row in rows])
@@ -313,7 +321,9 @@ def write_text_rows(handle: IO[str], fmt: str, columns: Sequence[str], rows: Seq
         )
 
 
-def header_text(fmt: str, columns: Sequence[str]) -> str:
+def header_text(fmt: str, columns: Sequence[str], *, raw_csv: bool = False) -> str:
+    if fmt in ("csv", "tsv") and not raw_csv:
+        columns = spreadsheet_row(columns)  # input column names are the input's text too
     if fmt == "csv":
         return ",".join(_csv_field(c) for c in columns) + "\n"
     if fmt == "tsv":
@@ -343,7 +353,13 @@ def parquet_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], types: 
 
 
 def write_part(
-    path: Path, fmt: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], types: dict[str, Any]
+    path: Path,
+    fmt: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    types: dict[str, Any],
+    *,
+    raw_csv: bool = False,
 ) -> None:
     """Write one part durably: a temporary file, fsync, then rename to ``path``."""
     temporary = path.with_name(path.name + ".tmp")
@@ -353,14 +369,22 @@ def write_part(
             os.fsync(handle.fileno())
     else:
         with temporary.open("w", encoding="utf-8", newline="") as handle:
-            write_text_rows(handle, fmt, columns, rows)
+            write_text_rows(handle, fmt, columns, rows, raw_csv=raw_csv)
             handle.flush()
             os.fsync(handle.fileno())
     os.replace(temporary, path)
 
 
-def assemble(parts: Sequence[Path], fmt: str, columns: Sequence[str], types: dict[str, Any], target: Path) -> None:
-    """Stream ``parts`` into ``target`` (header first for CSV/TSV) and fsync it."""
+def assemble(
+    parts: Sequence[Path],
+    fmt: str,
+    columns: Sequence[str],
+    types: dict[str, Any],
+    target: Path,
+    *,
+    raw_csv: bool = False,
+) -> None:
+    """Stream ``parts`` into ``target`` (header first for CSV/TSV, neutralised unless ``raw_csv``) and fsync it."""
     if fmt == "parquet":
         pa, pq = _arrow(), _parquet()
         schemas = [pq.read_schema(part) for part in parts] or [parquet_table(columns, [], types).schema]
@@ -370,7 +394,7 @@ def assemble(parts: Sequence[Path], fmt: str, columns: Sequence[str], types: dic
                 writer.write_table(pq.read_table(part).cast(schema))
     else:
         with target.open("wb") as out:
-            out.write(header_text(fmt, columns).encode("utf-8"))
+            out.write(header_text(fmt, columns, raw_csv=raw_csv).encode("utf-8"))
             for part in parts:
                 with part.open("rb") as source:
                     shutil.copyfileobj(source, out, 1 << 20)

@@ -56,6 +56,8 @@ class ScoreOptions:
     chunk_rows: int = 4096
     prefix: str = ""
     long_text: str = "truncate"
+    # CSV/TSV text exactly as read; by default a cell a spreadsheet would run as a formula gets a "'" first.
+    raw_csv: bool = False
 
     def __post_init__(self) -> None:
         if self.chunk_rows < 1:
@@ -320,7 +322,9 @@ def score_file(
             for chunk in _read_ahead(reader.chunks(options.chunk_rows, skip_chunks=done_chunks)):
                 probabilities = score_chunk(engine, chunk, options.long_text)
                 rows = scored_rows(chunk, probabilities, labels)
-                write_part(work.part(chunk.index, out_format), out_format, columns, rows, types)
+                write_part(
+                    work.part(chunk.index, out_format), out_format, columns, rows, types, raw_csv=options.raw_csv
+                )
                 bad: Counter[str] = Counter(error for error in chunk.errors if error is not None)
                 examples = bad_row_examples(reader, chunk, MAX_EXAMPLES - len(work.manifest["examples"]))
                 work.commit(chunk, bad, examples)
@@ -335,7 +339,7 @@ def score_file(
             raise InvalidInputError(
                 f"{work.directory} lacks {missing[0]} that its manifest lists; run again with --restart"
             )
-        _publish(parts, out_format, columns, types, output, work.directory)
+        _publish(parts, out_format, columns, types, output, work.directory, raw_csv=options.raw_csv)
         manifest = work.manifest
         work.remove()
     except BaseException:
@@ -372,14 +376,21 @@ def bad_row_examples(reader: TableReader, chunk: Chunk, room: int) -> list[str]:
 
 
 def _publish(
-    parts: list[Path], fmt: str, columns: list[str], types: dict[str, Any], output: Path, scratch: Path
+    parts: list[Path],
+    fmt: str,
+    columns: list[str],
+    types: dict[str, Any],
+    output: Path,
+    scratch: Path,
+    *,
+    raw_csv: bool,
 ) -> None:
     """Assemble into a temporary file in ``scratch`` (same file system as ``output``), then rename it into place."""
     handle, name = tempfile.mkstemp(prefix="assembled.", suffix=".tmp", dir=scratch)
     os.close(handle)
     temporary = Path(name)
     try:
-        assemble(parts, fmt, columns, types, temporary)
+        assemble(parts, fmt, columns, types, temporary, raw_csv=raw_csv)
         os.chmod(temporary, 0o644)
         os.replace(temporary, output)
         _fsync_directory(output.parent)

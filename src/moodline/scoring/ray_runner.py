@@ -257,7 +257,8 @@ def _run(
                 chunk, probabilities = _unpack(batch, len(parts), start, len(labels))
                 start += len(chunk)
                 part = scratch / f"part-{len(parts):07d}.{out_format}"
-                write_part(part, out_format, columns, scored_rows(chunk, probabilities, labels), types)
+                rows = scored_rows(chunk, probabilities, labels)
+                write_part(part, out_format, columns, rows, types, raw_csv=options.raw_csv)
                 parts.append(part)
                 bad.update(error for error in chunk.errors if error is not None)
                 examples += bad_row_examples(reader, chunk, MAX_EXAMPLES - len(examples))
@@ -267,7 +268,7 @@ def _run(
             bar.total = bar.n
             bar.refresh()
         assembled = scratch / "assembled.tmp"
-        assemble(parts, out_format, columns, types, assembled)
+        assemble(parts, out_format, columns, types, assembled, raw_csv=options.raw_csv)
         assembled.chmod(0o644)
         assembled.replace(output)
     finally:

@@ -1,6 +1,6 @@
-"""Reports of conversation insights: a self-contained HTML page (inline SVG, no network) and PNG charts.
+"""Reports of conversation insights: a self-contained HTML page (inline SVG, no network), PNG charts and CSV.
 
-Both take the dictionary of :meth:`moodline.transcripts.insights.ConversationInsights.to_dict`.
+All take the dictionary of :meth:`moodline.transcripts.insights.ConversationInsights.to_dict`.
 
 Example::
 
@@ -10,11 +10,17 @@ Example::
 
 from __future__ import annotations
 
+import csv
+import io
 from html import escape
 from pathlib import Path
 from typing import Any
 
-__all__ = ["render_html", "write_pngs"]
+from ..spreadsheet import spreadsheet_row
+
+__all__ = ["CSV_COLUMNS", "render_csv", "render_html", "write_pngs"]
+
+CSV_COLUMNS = ("position", "turn_index", "speaker", "start", "end", "label", "sentiment", "text")
 
 # Speaker colours avoid red and green, which mark negative and positive utterances.
 PALETTE = ("#1f77b4", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#bcbd22", "#393b79")
@@ -139,6 +145,22 @@ dots are single utterances (hover for the quote).</p>
 {_moments(insights["most_positive"], "No positive moments.")}
 </body></html>
 """
+
+
+def render_csv(insights: dict[str, Any], *, raw_csv: bool = False) -> str:
+    """One row per utterance (:data:`CSV_COLUMNS`), with a header.
+
+    Speaker names and utterances come from the transcript, that is from whoever joined the call or wrote
+    the file: a cell a spreadsheet would run as a formula gets a leading ``'`` unless ``raw_csv``
+    (see :mod:`moodline.spreadsheet`).
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    for utterance in insights["utterances"]:
+        row = [utterance[column] for column in CSV_COLUMNS]
+        writer.writerow(row if raw_csv else spreadsheet_row(row))
+    return buffer.getvalue()
 
 
 def write_pngs(insights: dict[str, Any], directory: Path) -> list[Path]:

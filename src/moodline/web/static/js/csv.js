@@ -99,6 +99,17 @@ export function parseCsv(text, delimiter) {
   return { header, rows, delimiter, lines };
 }
 
+// A cell a spreadsheet would run as a formula (one starting with =, +, -, @, tab or carriage return)
+// gets a leading ' so Excel and LibreOffice show it as text: the rule of moodline/spreadsheet.py, which
+// the CSV files moodline writes follow. Plain numbers keep their sign: "-1" or a score is a value, never run.
+const FORMULA_START = /^[=+\-@\t\r]/;
+const PLAIN_NUMBER = /^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$/;
+
+/** `value` with a leading ' if it is text a spreadsheet would run as a formula; anything else unchanged. */
+export function neutraliseFormula(value) {
+  return typeof value === "string" && FORMULA_START.test(value) && !PLAIN_NUMBER.test(value) ? `'${value}` : value;
+}
+
 function quote(value) {
   const text = value === null || value === undefined ? "" : String(value);
   return /[",\r\n]|^\s|\s$/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;

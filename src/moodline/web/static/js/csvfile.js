@@ -2,7 +2,7 @@
 // POST /batch_predict (so the progress bar is real), and offer the scored file for download.
 
 import { ApiError, describe, predict } from "./api.js";
-import { CsvError, parseCsv, toCsv } from "./csv.js";
+import { CsvError, neutraliseFormula, parseCsv, toCsv } from "./csv.js";
 
 const CHUNK_TEXTS = 64;
 const MAX_RETRIES = 5;
@@ -81,7 +81,10 @@ export function setupCsv(getServerInfo) {
         progress.value = done;
         progressText.textContent = `Scored ${done.toLocaleString()} of ${total.toLocaleString()} texts`;
       });
-      const blob = new Blob([toCsv(scored.rows)], { type: "text/csv;charset=utf-8" });
+      // The download is for opening in a spreadsheet, so formulas in the uploaded cells are neutralised;
+      // pipelines that need the raw values use the API, or `moodline score` with its raw-CSV option.
+      const safe = scored.rows.map((row) => row.map(neutraliseFormula));
+      const blob = new Blob([toCsv(safe)], { type: "text/csv;charset=utf-8" });
       download.href = URL.createObjectURL(blob);
       download.download = `${fileName}.scored.csv`;
       download.textContent = `Download ${download.download}`;
