@@ -8,6 +8,7 @@ and export/engine tests take seconds.
 from __future__ import annotations
 
 import os
+import secrets
 import tempfile
 from pathlib import Path
 
@@ -28,6 +29,17 @@ def require_file(path: Path) -> Path:
     if not path.is_file():
         pytest.skip(f"shared data file {path} is absent (CI always has it)")
     return path
+
+
+@pytest.fixture
+def random_seed() -> int:
+    """A seed for a test's random choices: ``MOODLINE_TEST_SEED`` when set, else a new one each run.
+
+    Printed, so a failing test's captured output shows it; ``MOODLINE_TEST_SEED=N`` replays that run.
+    """
+    seed = int(os.environ.get("MOODLINE_TEST_SEED") or secrets.randbelow(100_000))
+    print(f"MOODLINE_TEST_SEED={seed}")  # noqa: T201 - pytest shows it with a failure
+    return seed
 
 
 @pytest.fixture(scope="session")

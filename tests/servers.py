@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
@@ -138,6 +139,70 @@ def redis_server() -> Iterator[RedisServer]:
         yield server
     finally:
         server.kill()
+
+
+class NginxServer:
+    """nginx (Debian's, as `make test` installs it) on a free loopback port, running deploy/nginx's shared
+    files as they ship in front of the moodline instances on ``instance_ports``, with compose's address
+    files turned into loopback ones (tests/deploy/nginx.py).
+
+    ``with NginxServer(directory, ports) as nginx:`` starts it and always stops it.
+    """
+
+    def __init__(self, directory: Path, instance_ports: Sequence[int]) -> None:
+        from tests.deploy.nginx import lay_out, loopback_addresses
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.directory = directory
+        config = lay_out(directory, loopback_addresses(self.port, instance_ports))
+        self.command = [require_binary("nginx"), "-p", str(directory), "-c", str(config)]
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def loaded_files(self) -> dict[Path, str]:
+        """Every file nginx reads for this configuration, as nginx names it, and the text it read (``nginx -T``)."""
+        dump = subprocess.run(
+            [*self.command, "-T", "-g", f"pid {self.directory / 'nginx.pid'};"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        if dump.returncode != 0:
+            raise RuntimeError(f"nginx -T failed: {dump.stderr}")
+        parts = re.split(r"^# configuration file (.+):\n", dump.stdout, flags=re.M)
+        # The dump ends each file's text with a line feed of its own.
+        return {Path(name): text.removesuffix("\n") for name, text in zip(parts[1::2], parts[2::2], strict=True)}
+
+    def start(self) -> None:
+        # Its log goes to a file: a pipe nobody reads would stall nginx once full.
+        with (self.directory / "error.log").open("wb") as log:
+            self.process = subprocess.Popen(
+                [*self.command, "-g", f"daemon off; pid {self.directory / 'nginx.pid'};"],
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
+        try:
+            wait_for_port(self.port)
+        except RuntimeError as exc:
+            self.stop()
+            raise RuntimeError(f"nginx did not start: {self.error_log()}") from exc
+
+    def error_log(self) -> str:
+        return (self.directory / "error.log").read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+            self.process = None
+
+    def __enter__(self) -> NginxServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
 
 
 def image_command(host: str, port: int) -> list[str]:

@@ -74,3 +74,17 @@ def test_calibrate_model_stores_a_temperature_the_engine_applies(tiny_onnx_model
     assert Engine.load(model, temperature=1.0).predict(texts[:1])[0].score == pytest.approx(
         raw.predict(texts[:1])[0].score
     )
+
+
+def test_the_worst_ece_objective_serves_the_set_the_average_fails():
+    from moodline.calibration import _worst_ece
+
+    sharp, sharp_labels = sampled(2.0, rows=3000, seed=4)  # over-confident: wants a temperature of 2
+    soft, soft_labels = sampled(0.6, rows=3000, seed=5)  # under-confident: wants 0.6
+    sets = [(sharp, sharp_labels, (0, 1, 2)), (soft, soft_labels, (0, 1, 2))]
+    nll = fit_temperature(sets)
+    worst = fit_temperature(sets, objective="worst-ece")
+    assert _worst_ece(sets, worst.temperature) < _worst_ece(sets, nll.temperature)
+    assert 0.6 < worst.temperature < 2.0
+    with pytest.raises(ValueError, match="objective"):
+        fit_temperature(sets, objective="mse")  # type: ignore[arg-type]

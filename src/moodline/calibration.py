@@ -23,7 +23,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -36,6 +36,7 @@ __all__ = ["TemperatureFit", "apply_temperature", "calibrate_model", "fit_temper
 MIN_TEMPERATURE, MAX_TEMPERATURE = 0.05, 20.0
 
 DevScores = tuple[np.ndarray, Sequence[int], Sequence[int]]  # log-probabilities, true ids, allowed ids
+Objective = Literal["nll", "worst-ece"]
 
 
 @dataclass(frozen=True)
@@ -74,13 +75,33 @@ def _mean_nll(sets: Sequence[DevScores], inverse_temperature: float) -> float:
     return total / len(sets)
 
 
-def fit_temperature(sets: Sequence[DevScores]) -> TemperatureFit:
-    """The temperature that minimises the mean (per set) negative log-likelihood.
+def _worst_ece(sets: Sequence[DevScores], temperature: float) -> float:
+    from .evaluation import calibration
+
+    worst = 0.0
+    for log_probs, labels, allowed in sets:
+        probabilities = restricted(apply_temperature(log_probs, temperature), allowed)
+        ece, _ = calibration(probabilities.max(1), probabilities.argmax(1) == np.asarray(labels))
+        worst = max(worst, ece)
+    return worst
+
+
+def fit_temperature(sets: Sequence[DevScores], objective: Objective = "nll") -> TemperatureFit:
+    """The temperature that minimises the mean (per set) negative log-likelihood, or the worst set's ECE.
 
     The NLL is convex in the inverse temperature, so a golden-section search on it finds the optimum.
+    ``objective="worst-ece"`` searches a grid (0.01 apart) for the temperature whose worst dev set
+    has the lowest expected calibration error: for models whose domains disagree (over-confident on
+    one, under-confident on another), where the NLL optimum serves the average and fails one set.
     """
     if not sets or any(len(labels) == 0 for _, labels, _ in sets):
         raise ValueError("fit_temperature needs at least one non-empty dev set")
+    if objective not in ("nll", "worst-ece"):
+        raise ValueError(f"objective must be 'nll' or 'worst-ece', got {objective!r}")
+    if objective == "worst-ece":
+        grid = np.round(np.arange(0.5, 3.0 + 1e-9, 0.01), 2)
+        best = min(grid, key=lambda t: _worst_ece(sets, float(t)))
+        return TemperatureFit(float(best), _mean_nll(sets, 1.0), _mean_nll(sets, 1.0 / float(best)))
     low, high = 1.0 / MAX_TEMPERATURE, 1.0 / MIN_TEMPERATURE
     ratio = (np.sqrt(5.0) - 1.0) / 2.0
     a, b = low + (1 - ratio) * (high - low), low + ratio * (high - low)
@@ -99,7 +120,11 @@ def fit_temperature(sets: Sequence[DevScores]) -> TemperatureFit:
 
 
 def calibrate_model(
-    directory: Path, sets: Sequence[SourceData], label_names: Sequence[str], plots: Path | None = None
+    directory: Path,
+    sets: Sequence[SourceData],
+    label_names: Sequence[str],
+    plots: Path | None = None,
+    objective: Objective = "nll",
 ) -> dict[str, Any]:
     """Fit a temperature for the moodline model in ``directory`` on ``sets`` and store it in its moodline.json.
 
@@ -121,8 +146,13 @@ def calibrate_model(
         labels = [to_model[y] for y in dev.labels]
         allowed = sorted(to_model[i] for i in dev.allowed)
         scored.append((dev.name, np.log(np.clip(probabilities, 1e-12, None)), labels, allowed))
-    fit = fit_temperature([(log_probs, labels, allowed) for _, log_probs, labels, allowed in scored])
-    report: dict[str, Any] = {"temperature": fit.temperature, "nll_before": fit.nll_before, "nll_after": fit.nll_after}
+    fit = fit_temperature([(log_probs, labels, allowed) for _, log_probs, labels, allowed in scored], objective)
+    report: dict[str, Any] = {
+        "objective": objective,
+        "temperature": fit.temperature,
+        "nll_before": fit.nll_before,
+        "nll_after": fit.nll_after,
+    }
     curves = []
     per_set = {}
     for name, log_probs, labels, allowed in scored:
@@ -140,7 +170,11 @@ def calibrate_model(
     content = hashlib.sha256((directory / "model.onnx").read_bytes())
     content.update(f"temperature={meta['temperature']}".encode())
     meta["version"] = content.hexdigest()[:12]
-    meta["calibration"] = {"sets": sorted(per_set), "ece": {k: round(v["ece_after"], 6) for k, v in per_set.items()}}
+    meta["calibration"] = {
+        "objective": objective,
+        "sets": sorted(per_set),
+        "ece": {k: round(v["ece_after"], 6) for k, v in per_set.items()},
+    }
     write_atomically(directory / "moodline.json", json.dumps(meta, indent=2) + "\n")
     if plots is not None:
         from .plots import plot_calibration_grid

@@ -672,8 +672,17 @@ def train(
     default=None,
     help="Write calibration.png (reliability before and after, per dev set) here.",
 )
+@click.option(
+    "--objective",
+    type=click.Choice(["nll", "worst-ece"]),
+    default="nll",
+    show_default=True,
+    help="Minimise the mean negative log-likelihood, or the worst dev set's calibration error.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def calibrate(model: Path, mixture: str, data_root: Path | None, plots_dir: Path | None, as_json: bool) -> None:
+def calibrate(
+    model: Path, mixture: str, data_root: Path | None, plots_dir: Path | None, objective: str, as_json: bool
+) -> None:
     """Fit MODEL's temperature on dev data and store it in its moodline.json.
 
     \b
@@ -683,7 +692,7 @@ def calibrate(model: Path, mixture: str, data_root: Path | None, plots_dir: Path
     from .calibration import calibrate_model
 
     mix, sets = _dev_sets(mixture, data_root)
-    report = calibrate_model(model, sets, mix.label_names, plots_dir)
+    report = calibrate_model(model, sets, mix.label_names, plots_dir, objective)  # type: ignore[arg-type]
     if as_json:
         click.echo(json.dumps(report, indent=2))
         return

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 import httpx
 import pytest
@@ -201,27 +202,44 @@ async def test_requests_past_their_deadline_get_503(make_client, tiny_engine):
     assert_error_body(timed_out, 503, "timeout")
 
 
+class BusyEngine(SlowEngine):
+    """An engine call far longer than the request timeout, so that a timer late by a busy machine's
+    scheduling delay still fires long before the engine gets free."""
+
+    delay_s = 1.0
+
+
 async def test_deadline_answers_503_on_time_while_the_engine_is_busy(make_client, tiny_engine):
-    slow = clone_engine(tiny_engine, SlowEngine)  # 0.2 s per engine call
-    async with make_client(engine=slow, max_batch_size=1, request_timeout_s=0.1, cache_size=0) as client:
+    busy = clone_engine(tiny_engine, BusyEngine)
+    async with make_client(engine=busy, max_batch_size=1, request_timeout_s=0.1, cache_size=0) as client:
         responses = await asyncio.gather(*(client.post("/predict", json={"text": f"t{i}"}) for i in range(3)))
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [200, 503, 503]
     for response in responses:
         if response.status_code == 503:
-            # Answered by the deadline timer at 0.1 s, not when the worker got free after 0.2 s or 0.4 s.
-            assert "waited 0.1s in the queue" in response.json()["error"]["message"]
+            message = response.json()["error"]["message"]
+            found = re.fullmatch(r"request waited (\d+\.\d)s in the queue; the limit is 0\.1s", message)
+            assert found is not None, message
+            # Answered by the deadline timer (at 0.1 s, later on a busy machine), while the first text
+            # was still in the engine; the worker, once free, would have answered after 1.0 s or more.
+            assert float(found[1]) < BusyEngine.delay_s, message
 
 
 async def test_a_queue_longer_than_the_timeout_is_refused_at_once(make_client, tiny_engine):
-    slow = clone_engine(tiny_engine, SlowEngine)  # 0.2 s per engine call of one text
+    slow = clone_engine(tiny_engine, SlowEngine)  # 0.2 s per engine call of one text, more on a busy machine
     async with make_client(engine=slow, max_batch_size=1, request_timeout_s=1.0, cache_size=0) as client:
-        assert (await client.post("/predict", json={"text": "warm-up measures the speed"})).status_code == 200
+        warm_up = await client.post("/predict", json={"text": "warm-up measures the speed"})
         responses = await asyncio.gather(*(client.post("/predict", json={"text": f"t{i}"}) for i in range(20)))
         info = (await client.get("/info")).json()
+    assert warm_up.status_code == 200
+    # The batcher's one measurement so far is the warm-up's engine call: so many texts fit in the timeout
+    # (about 1.0 s / 0.2 s = 5, fewer when the machine is busy). The burst arrives at once, so those are
+    # let in, and perhaps one or two more that the worker took off the queue meanwhile; the rest could
+    # only time out, so they get 429 now. Let in, a text may still time out (503) if the engine slows.
+    fits = max(2, int(1.0 / (float(warm_up.headers["x-moodline-inference-ms"]) / 1000)))
     statuses = [r.status_code for r in responses]
-    # About 1.0 s / 0.2 s = 5 texts fit in the timeout; the rest could only time out, so they get 429 now.
-    assert 4 <= statuses.count(200) <= 7 and statuses.count(429) >= 12, statuses
+    admitted = statuses.count(200) + statuses.count(503)
+    assert fits <= admitted <= fits + 2 and statuses.count(200) >= 1, (fits, statuses)
     assert set(statuses) <= {200, 429, 503}
     assert info["batching"]["max_queue_size"] == 4096  # the count limit was nowhere near
 

@@ -12,6 +12,16 @@ import pytest
 import yaml
 
 from tests.deploy.dockerfile import ROOT, Dockerfile
+from tests.deploy.nginx import (
+    ADDRESS_FILES,
+    COMPOSE_ADDRESSES,
+    NGINX_DIR,
+    SHARED_FILES,
+    compose_addresses,
+    directives,
+    lay_out,
+    loopback_addresses,
+)
 from tests.servers import require_binary, unavailable
 
 COMPOSE = ROOT / "compose.yaml"
@@ -91,24 +101,39 @@ def test_app_points_at_redis_and_mlflow_services(compose):
     assert "mlflow:/mlflow" in mlflow["volumes"] and "mlflow" in compose["volumes"]
 
 
-def test_nginx_uses_the_repository_config_and_balances_the_app_service(compose):
+def test_nginx_runs_the_shared_config_with_compose_addresses(compose):
     nginx = compose["services"]["nginx"]
     mounts = dict(volume.rsplit(":", 1)[0].split(":", 1) for volume in nginx["volumes"])
+    # The shared files, the ones the integration test runs, plus compose's two address files.
     assert mounts == {
-        "./deploy/nginx/nginx.conf": "/etc/nginx/nginx.conf",
-        "./deploy/nginx/upstream.conf": "/etc/nginx/upstream.conf",
+        **{f"./deploy/nginx/{name}": f"/etc/nginx/{name}" for name in SHARED_FILES},
+        **{f"./deploy/nginx/compose/{name}": f"/etc/nginx/{name}" for name in ADDRESS_FILES},
     }
     for source in mounts:
         assert (ROOT / source).is_file(), source
-    nginx_conf = (ROOT / "deploy/nginx/nginx.conf").read_text()
-    assert "include upstream.conf;" in nginx_conf and "listen 8080;" in nginx_conf
+    assert "include listen.conf;" in directives(NGINX_DIR / "nginx.conf")
+    assert "include instances.conf;" in directives(NGINX_DIR / "upstream.conf")
+    assert re.search(r"^\s*zone moodline_app \d+k;", (NGINX_DIR / "upstream.conf").read_text(), re.M)  # for `resolve`
+    # Compose's addresses: port 8080, published; every replica of `app` through Docker's embedded DNS.
+    assert directives(COMPOSE_ADDRESSES / "listen.conf") == ["listen 8080;"]
     assert nginx["ports"] == ["${MOODLINE_HTTP_PORT:-8080}:8080"]
-    upstream = (ROOT / "deploy/nginx/upstream.conf").read_text()
-    assert re.search(r"^\s*server app:8000 resolve\b", upstream, re.M), upstream
-    assert re.search(r"^\s*zone moodline_app \d+k;", upstream, re.M)  # `resolve` needs a shared zone
-    assert re.search(r"^resolver 127\.0\.0\.11\b", upstream, re.M)  # Docker's embedded DNS
+    instances = directives(COMPOSE_ADDRESSES / "instances.conf")
+    assert any(re.fullmatch(r"server app:8000 resolve .*;", line) for line in instances), instances
+    assert any(line.startswith("resolver 127.0.0.11 ") for line in instances), instances
     major, minor = (int(n) for n in nginx["image"].split(":")[1].split("-")[0].split(".")[:2])
-    assert (major, minor) >= (1, 28), "`server ... resolve` needs nginx 1.27.3 or later"
+    assert (major, minor) >= (1, 28), "`server ... resolve` and `resolver` in an upstream need nginx 1.27.3 or later"
+
+
+def test_the_test_addresses_are_compose_addresses_on_loopback():
+    """The integration test's address files differ from compose's in the addresses and nothing else."""
+    made = loopback_addresses(18080, [18001, 18002])
+    assert made["listen.conf"] == "listen 127.0.0.1:18080;\n"
+    (compose_server,) = (
+        line for line in directives(COMPOSE_ADDRESSES / "instances.conf") if line.startswith("server ")
+    )
+    parameters = compose_server.removeprefix("server app:8000 resolve ").removesuffix(";")
+    assert "max_fails=" in parameters and "fail_timeout=" in parameters
+    assert made["instances.conf"] == f"server 127.0.0.1:18001 {parameters};\nserver 127.0.0.1:18002 {parameters};\n"
 
 
 def test_prometheus_scrapes_every_app_replica(compose):
@@ -120,18 +145,21 @@ def test_prometheus_scrapes_every_app_replica(compose):
     assert job["dns_sd_configs"] == [{"names": ["app"], "type": "A", "port": 8000, "refresh_interval": "15s"}]
 
 
-def test_compose_upstream_config_is_accepted_by_nginx(tmp_path):
-    """`nginx -t` on the exact files compose mounts (needs nginx >= 1.27.3 for `resolve`)."""
+def test_compose_nginx_config_is_accepted_by_nginx(tmp_path):
+    """`nginx -t` on the files compose mounts, laid out as it mounts them (needs nginx >= 1.27.3).
+
+    Debian's nginx (1.22) runs the shared files in tests/integration/test_nginx.py; only compose's two
+    address files need the newer one.
+    """
     nginx = require_binary("nginx")
     version = subprocess.run([nginx, "-v"], capture_output=True, text=True, check=False).stderr
     found = re.search(r"nginx/(\d+)\.(\d+)\.(\d+)", version)
     if found is None or tuple(int(n) for n in found.groups()) < (1, 27, 3):
         # A plain skip even under CI: nginx is there, only too old (Debian's nginx-light predates 1.27.3).
         pytest.skip(f"local nginx is older than 1.27.3 ({version.strip()}): it cannot parse `server ... resolve`")
-    for name in ("nginx.conf", "upstream.conf"):
-        (tmp_path / name).write_text((ROOT / "deploy/nginx" / name).read_text())
+    config = lay_out(tmp_path, compose_addresses())
     result = subprocess.run(
-        [nginx, "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-g", f"pid {tmp_path}/nginx.pid;"],
+        [nginx, "-t", "-p", str(tmp_path), "-c", str(config), "-g", f"pid {tmp_path}/nginx.pid;"],
         capture_output=True,
         text=True,
         check=False,

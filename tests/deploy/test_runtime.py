@@ -67,7 +67,11 @@ def locust(host: str, *options: str) -> subprocess.CompletedProcess[str]:
 
 def test_load_scenario_runs_and_writes_its_report(server, tmp_path):
     report = tmp_path / "load"
-    result = locust(server, "-u", "10", "-r", "5", "-t", "15s", "--html", f"{report}.html", "--csv", str(report))
+    # The scenario and its report are under test here, not the server's speed on whatever else this
+    # machine is doing (the benchmarks measure that): the p99 gate, 500 ms by default, is raised to what
+    # only a stuck server misses. test_a_missed_threshold_fails_the_run checks that the gate works.
+    options = ["-u", "10", "-r", "5", "-t", "15s", "--max-p99-ms", "5000"]
+    result = locust(server, *options, "--html", f"{report}.html", "--csv", str(report))
     assert result.returncode == 0, result.stderr[-3000:]
     assert "load test passed" in result.stderr
     rows = {row["Name"]: row for row in csv.DictReader((tmp_path / "load_stats.csv").open())}

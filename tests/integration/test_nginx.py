@@ -1,6 +1,9 @@
-"""nginx (Debian package) load-balancing two real `moodline serve` instances; one is killed mid-run.
+"""nginx (Debian package) running the shipped configuration in front of two real `moodline serve`
+instances; one is killed mid-run.
 
-The instances run the serving image's CMD (read from deploy/docker/Dockerfile by start_moodline).
+nginx reads deploy/nginx/nginx.conf and upstream.conf themselves (linked, not copied); only the
+addresses are the test's, made from compose's address files (tests/deploy/nginx.py). The instances
+run the serving image's CMD (read from deploy/docker/Dockerfile by start_moodline).
 """
 
 from __future__ import annotations
@@ -8,55 +11,33 @@ from __future__ import annotations
 import collections
 import os
 import signal
-import subprocess
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import ROOT
-from tests.servers import free_port, require_binary, start_moodline, wait_for_port
+from tests.deploy.nginx import NGINX_DIR, SHARED_FILES, loopback_addresses
+from tests.servers import NginxServer, free_port, start_moodline, wait_for_port
 
 pytestmark = pytest.mark.integration
 
 
-def start_nginx(workdir: Path, port: int, upstreams: list[int]) -> subprocess.Popen[bytes]:
-    config = (ROOT / "deploy" / "nginx" / "nginx.conf").read_text()
-    assert "listen 8080;" in config
-    (workdir / "nginx.conf").write_text(config.replace("listen 8080;", f"listen 127.0.0.1:{port};"))
-    servers = "\n".join(f"    server 127.0.0.1:{p} max_fails=1 fail_timeout=5s;" for p in upstreams)
-    (workdir / "upstream.conf").write_text(
-        f"upstream moodline_app {{\n    least_conn;\n{servers}\n    keepalive 16;\n}}\n"
-    )
-    process = subprocess.Popen(
-        [
-            require_binary("nginx"),
-            "-p",
-            str(workdir),
-            "-c",
-            str(workdir / "nginx.conf"),
-            "-g",
-            f"daemon off; pid {workdir / 'nginx.pid'};",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    wait_for_port(port)
-    return process
-
-
-def test_two_instances_share_traffic_and_survive_one_dying(tiny_onnx_model, tmp_path):
-    require_binary("nginx")
+def test_shipped_config_balances_two_instances_and_survives_one_dying(tiny_onnx_model, tmp_path):
     ports = [free_port(), free_port()]
     instances = {name: start_moodline(tiny_onnx_model, port, name) for name, port in zip("ab", ports, strict=True)}
-    nginx = None
     try:
         for port in ports:
             wait_for_port(port, timeout=60)
-        nginx_port = free_port()
-        nginx = start_nginx(tmp_path, nginx_port, ports)
-        base = f"http://127.0.0.1:{nginx_port}"
-        with httpx.Client(base_url=base, timeout=10) as client:
+        with NginxServer(tmp_path, ports) as nginx, httpx.Client(base_url=nginx.url, timeout=30) as client:
+            # What nginx read: the shipped shared files, word for word, and the test's two address files.
+            loaded = nginx.loaded_files()
+            assert sorted(path.name for path in loaded) == sorted([*SHARED_FILES, "listen.conf", "instances.conf"])
+            for path, text in loaded.items():
+                if path.name in SHARED_FILES:
+                    assert path.resolve() == NGINX_DIR / path.name
+                    assert text == (NGINX_DIR / path.name).read_text(), path
+                else:
+                    assert text == loopback_addresses(nginx.port, ports)[path.name]
+
             assert client.get("/nginx-health").text == "ok\n"
             seen = collections.Counter()
             for i in range(40):
@@ -70,16 +51,13 @@ def test_two_instances_share_traffic_and_survive_one_dying(tiny_onnx_model, tmp_
             after = collections.Counter()
             for i in range(40):
                 response = client.post("/predict", json={"text": f"after the kill {i}"})
-                assert response.status_code == 200, response.text
+                assert response.status_code == 200, (response.text, nginx.error_log())
                 after[response.headers["x-moodline-instance"]] += 1
             assert after == {"b": 40}
 
             too_big = client.post("/predict", content=b"x" * (3 * 1024 * 1024))
             assert too_big.status_code == 413
     finally:
-        if nginx is not None:
-            nginx.terminate()
-            nginx.wait(timeout=10)
         for process in instances.values():
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)

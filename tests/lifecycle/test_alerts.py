@@ -18,6 +18,7 @@ from moodline.lifecycle.alerts import AlertDispatcher
 from moodline.lifecycle.checks import ModelFacts, Monitor
 from moodline.lifecycle.commands import CHECK_FAILED_EXIT
 from moodline.lifecycle.store import Store
+from moodline.model_source import SST2_MODEL_NAME
 from moodline.settings import get_settings
 from tests.lifecycle.conftest import SmtpServer, plain_texts
 from tests.servers import app_in_thread, free_port, require_module
@@ -27,7 +28,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def bundled() -> Engine:
-    return Engine.load(threads=1)
+    # The lifecycle tests feed binary (POSITIVE/NEGATIVE) feedback: the shipped binary model fits them.
+    return Engine.load(SST2_MODEL_NAME, threads=1)
 
 
 def add_feedback(store: Store, count: int, *, correct: bool, seed: int) -> None:
@@ -183,17 +185,17 @@ def test_monitor_check_command_prints_json_and_exits_3_on_failure(bundled, tmp_p
 
         store = Store.open(store_url(get_settings()))
         add_feedback(store, 20, correct=True, seed=4)
-        passing = CliRunner().invoke(main, ["monitor", "check", "--model", "bundled"])
+        passing = CliRunner().invoke(main, ["monitor", "check", "--model", SST2_MODEL_NAME])
         assert passing.exit_code == 0, passing.output
         assert json.loads(passing.output)["ok"] is True
         add_feedback(store, 40, correct=False, seed=5)
-        failing = CliRunner().invoke(main, ["monitor", "check", "--model", "bundled"])
+        failing = CliRunner().invoke(main, ["monitor", "check", "--model", SST2_MODEL_NAME])
         assert failing.exit_code == CHECK_FAILED_EXIT, failing.output
         report = json.loads(failing.output)
         assert report["failing"] == ["accuracy"]
         assert smtp_server.wait_for("accuracy failing", timeout=5)
         assert smtp_server.messages[0]["To"] == "a@example.test, b@example.test"
-        text = CliRunner().invoke(main, ["monitor", "check", "--model", "bundled", "--report"])
+        text = CliRunner().invoke(main, ["monitor", "check", "--model", SST2_MODEL_NAME, "--report"])
         assert text.exit_code == CHECK_FAILED_EXIT and "FAIL accuracy" in text.output
         assert len(smtp_server.messages) == 1
     finally:

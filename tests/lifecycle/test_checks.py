@@ -10,12 +10,14 @@ import pytest
 from moodline.engine import Engine
 from moodline.lifecycle.checks import ModelFacts, Monitor, OovMeter, psi, wilson_interval
 from moodline.lifecycle.store import LoggedPrediction, Store
+from moodline.model_source import SST2_MODEL_NAME
 from tests.lifecycle.conftest import shifted_texts, sst2_rows
 
 
 @pytest.fixture(scope="module")
 def bundled() -> Engine:
-    return Engine.load(threads=1)
+    # The lifecycle tests feed binary (POSITIVE/NEGATIVE) feedback: the shipped binary model fits them.
+    return Engine.load(SST2_MODEL_NAME, threads=1)
 
 
 def log_predictions(store: Store, engine: Engine, texts: list[str]) -> None:

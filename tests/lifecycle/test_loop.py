@@ -18,21 +18,24 @@ from moodline.lifecycle.config import store_url
 from moodline.lifecycle.registry import ModelRegistry, mlflow_client
 from moodline.lifecycle.retrain import gate, retrain
 from moodline.lifecycle.store import Store
-from moodline.model_source import BUNDLED_MODEL_DIR
+from moodline.model_source import MODELS_DIR, SST2_MODEL_NAME
 from moodline.settings import Settings
 from tests.lifecycle.conftest import SmtpServer, plain_texts, shifted_texts, write_tsv
 from tests.servers import app_in_thread
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
+# Binary feedback and a binary base set: the loop runs on the shipped binary model.
+CHAMPION_DIR = MODELS_DIR / SST2_MODEL_NAME
+
 
 def register_bundled_champion(settings: Settings) -> str:
-    """The bundled model as the first champion, with its accuracy on clear reviews as the baseline."""
-    engine = Engine.load(threads=1)
+    """The shipped binary model as the first champion, with its accuracy on clear reviews as the baseline."""
+    engine = Engine.load(CHAMPION_DIR, threads=1)
     rows = plain_texts(100, seed=10)
     accuracy = sum(p.label == y for p, (_, y) in zip(engine.predict([t for t, _ in rows]), rows, strict=True)) / 100
     registry = ModelRegistry(settings)
-    version = registry.register(BUNDLED_MODEL_DIR, tags={"eval_accuracy": f"{accuracy:.4f}"})
+    version = registry.register(CHAMPION_DIR, tags={"eval_accuracy": f"{accuracy:.4f}"})
     registry.set_alias("champion", version)
     return version
 
