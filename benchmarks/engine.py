@@ -14,6 +14,15 @@ Per row: sentences/s for scoring every sentence (pipeline: one call per sentence
 ``predict`` call over the whole list, which length-buckets it into batches of ``--batch-size``),
 p50/p99 latency of single-sentence requests, and the sentences/s ratio against the baseline.
 
+What the machine allows, measured in the same run (benchmarks/machine.py): the header names the CPU,
+its matrix-multiply features (AVX2, AVX-512, VNNI, AMX) and the int8 kernel ONNX Runtime takes on it,
+and the fp32 and int8 matrix-multiply peak through ONNX Runtime with the same threads. Each row then
+shows the padded tokens per sentence its model calls really had, the operations per sentence of its
+encoder's matrix products at those lengths (benchmarks/encoder_ops.py), the operation rate that makes
+at its sentences/s, and that rate as a share of the peak of its precision (int8 rows: int8 peak, though
+the attention score and value products inside QAttention run in fp32, about 1 % of the operations at
+these lengths; fp32 rows, the torch baseline included: fp32 peak).
+
 Run from the repository root::
 
     python benchmarks/engine.py                  # full run, a table on stdout
@@ -40,6 +49,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from encoder_ops import EncoderShape, flops_per_sentence, padded_tokens_per_sentence
+from machine import Peak, int8_gemm_kernel, measure_peak, read_cpu
 from moodline.model_source import MODELS_DIR, SST2_MODEL_NAME
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -59,6 +70,18 @@ class Row:
     p50_ms: float
     p99_ms: float
     ratio: float = 1.0
+    precision: str = "fp32"  # which measured peak the row's matrix products run against
+    padded_tokens: float = 0.0  # per sentence, as the model calls of one throughput pass had them
+    gop_per_sentence: float = 0.0  # matrix-product operations (2 x multiply-accumulates), 10^9
+    share_of_peak: float = 0.0  # sentences/s x operations per sentence / measured peak
+
+    def count_operations(self, shape: EncoderShape, calls: Sequence[tuple[int, int]]) -> None:
+        self.padded_tokens = padded_tokens_per_sentence(calls)
+        self.gop_per_sentence = flops_per_sentence(shape, calls) / 1e9
+
+    @property
+    def gops(self) -> float:
+        return self.sentences_per_s * self.gop_per_sentence
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -89,13 +112,17 @@ def load_sentences(path: Path, limit: int | None) -> list[str]:
     return sentences[:limit]
 
 
-def machine_info(threads: int) -> dict[str, Any]:
+def machine_info(threads: int, peak: Peak) -> dict[str, Any]:
     import onnxruntime
     import torch
     import transformers
 
+    cpu = read_cpu()
     return {
-        "cpu": cpu_name(),
+        "cpu": cpu.model,
+        "cpu_features": cpu.features(),
+        "int8_kernel": int8_gemm_kernel(cpu, peak.int8_types, peak.amx_permitted),
+        "peak": peak.to_dict(),
         "cpu_count": os.cpu_count(),
         "threads": threads,
         "python": platform.python_version(),
@@ -103,15 +130,6 @@ def machine_info(threads: int) -> dict[str, Any]:
         "torch": torch.__version__,
         "transformers": transformers.__version__,
     }
-
-
-def cpu_name() -> str:
-    # platform.processor() is empty on most Linux systems; /proc/cpuinfo has the marketing name.
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
 
 
 def build_distilbert(directory: Path) -> Path:
@@ -228,15 +246,60 @@ def measure_pipeline(classify: Any, sentences: list[str], latency_samples: int) 
         for text in texts:
             classify(text)
 
-    return measure(
-        "baseline", "transformers pipeline, DistilBERT fp32", score_all, classify, sentences, latency_samples
-    )
+    row = measure("baseline", "transformers pipeline, DistilBERT fp32", score_all, classify, sentences, latency_samples)
+    # One sentence per call, unpadded (check_no_padding): each call is as long as its sentence.
+    calls = [(1, int(classify.preprocess(s)["input_ids"].shape[-1])) for s in sentences]
+    row.count_operations(EncoderShape.from_hf_config(classify.model.config.to_dict()), calls)
+    return row
+
+
+class CallShapes:
+    """Notes the padded ``(rows, tokens)`` of each model call an engine makes inside a recorded call.
+
+    The engine pads each length bucket to its longest sentence; the operations a row performs follow
+    from those shapes, so they are taken from the calls themselves rather than re-derived.
+    """
+
+    def __init__(self, backend: Any) -> None:
+        self.shapes: list[tuple[int, int]] = []
+        self._recording = False
+        logits = backend.logits
+
+        def noted(input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+            if self._recording:
+                rows, tokens = input_ids.shape
+                self.shapes.append((int(rows), int(tokens)))
+            result: np.ndarray = logits(input_ids, attention_mask)
+            return result
+
+        # The instance attribute shadows the method for this engine only; one list append per call of
+        # up to --batch-size sentences costs nothing measurable inside the timed passes.
+        backend.logits = noted
+
+    def recorded(self, score_all: Callable[[list[str]], object]) -> Callable[[list[str]], object]:
+        """``score_all`` that keeps the shapes of its latest call only (the last timed pass)."""
+
+        def wrapped(texts: list[str]) -> object:
+            self.shapes = []
+            self._recording = True
+            try:
+                return score_all(texts)
+            finally:
+                self._recording = False
+
+        return wrapped
 
 
 def measure_engine(name: str, engine: Any, sentences: list[str], latency_samples: int, repeats: int) -> Row:
     info = engine.info
     model = f"moodline {info.name}, {info.quantization or 'fp32'}"
-    return measure(name, model, engine.predict, lambda s: engine.predict([s]), sentences, latency_samples, repeats)
+    calls = CallShapes(engine.backend)
+    row = measure(
+        name, model, calls.recorded(engine.predict), lambda s: engine.predict([s]), sentences, latency_samples, repeats
+    )
+    row.precision = info.quantization or "fp32"
+    row.count_operations(EncoderShape.from_onnx(Path(info.path) / "model.onnx"), calls.shapes)
+    return row
 
 
 def time_pipeline_row(model_dir: Path, threads: int, sentences: list[str], latency_samples: int) -> Row:
@@ -274,12 +337,16 @@ def prepare_models(work: Path, bundled: Path | None, threads: int, batch_size: i
     return hf_dir, export(hf_dir, work / "distilbert-fp32", None), export(hf_dir, work / "distilbert-int8", "int8")
 
 
-def run(args: argparse.Namespace, sentences: list[str]) -> list[Row]:
+def run(args: argparse.Namespace, sentences: list[str]) -> tuple[list[Row], Peak]:
     with tempfile.TemporaryDirectory(prefix="moodline-bench-") as tmp:
         progress("building the DistilBERT-shaped model and its exports")
         hf_dir, fp32_dir, int8_dir = in_fresh_process(
             prepare_models, Path(tmp), args.bundled, args.threads, args.batch_size
         )
+        # Same threads and settings as the rows, in a process of its own like them; the int8 product
+        # takes the int8 export's activation and weight types, which select the kernel.
+        progress("measuring the machine's fp32 and int8 matrix-multiply peak")
+        peak: Peak = in_fresh_process(measure_peak, args.threads, int8_dir / "model.onnx")
         progress("timing baseline")
         rows = [in_fresh_process(time_pipeline_row, hf_dir, args.threads, sentences, args.latency_samples)]
         for name, model in (
@@ -305,7 +372,8 @@ def run(args: argparse.Namespace, sentences: list[str]) -> list[Row]:
     baseline = rows[0].sentences_per_s
     for row in rows:
         row.ratio = row.sentences_per_s / baseline
-    return rows
+        row.share_of_peak = row.gops / peak.for_precision(row.precision)
+    return rows, peak
 
 
 def progress(message: str) -> None:
@@ -314,8 +382,15 @@ def progress(message: str) -> None:
 
 
 def format_table(machine: dict[str, Any], config: dict[str, Any], rows: Sequence[Row]) -> str:
+    features = ", ".join(f"{name} {'yes' if present else 'no'}" for name, present in machine["cpu_features"].items())
+    peak = machine["peak"]
     header = (
         f"CPU: {machine['cpu']} ({machine['cpu_count']} CPUs), threads={machine['threads']}\n"
+        f"CPU features: {features}\n"
+        f"int8 matrix products ({peak['int8_activations']} activations x {peak['int8_weights']} weights, as the int8 "
+        f"export runs them) take ONNX Runtime's {machine['int8_kernel']} kernel\n"
+        f"measured peak (ONNX Runtime, {peak['threads']} threads, {peak['matrix_size']}^3 product, best run): "
+        f"fp32 MatMul {peak['fp32_gflops']:.1f} GFLOP/s, int8 MatMulInteger {peak['int8_gops']:.1f} GOP/s\n"
         f"python {machine['python']}, onnxruntime {machine['onnxruntime']}, torch {machine['torch']}, "
         f"transformers {machine['transformers']}\n"
         f"{config['sentences']} sentences from {config['data']}, engine batch size {config['batch_size']}, "
@@ -323,14 +398,20 @@ def format_table(machine: dict[str, Any], config: dict[str, Any], rows: Sequence
     )
     width = max(len(r.model) for r in rows)
     lines = [
-        f"{'row':<17} {'model':<{width}} {'sent/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'vs baseline':>11}",
+        f"{'row':<17} {'model':<{width}} {'sent/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'vs baseline':>11} "
+        f"{'tok/sent':>8} {'GOP/sent':>8} {'GOP/s':>7} {'of peak':>12}",
     ]
     lines.append("-" * len(lines[0]))
     for r in rows:
         lines.append(
             f"{r.name:<17} {r.model:<{width}} {r.sentences_per_s:>9.1f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} "
-            f"{r.ratio:>10.2f}x"
+            f"{r.ratio:>10.2f}x {r.padded_tokens:>8.1f} {r.gop_per_sentence:>8.3f} {r.gops:>7.1f} "
+            f"{r.share_of_peak:>6.1%} {r.precision:>5}"
         )
+    lines.append(
+        "\ntok/sent: padded tokens per sentence in the model calls; GOP: 10^9 operations (multiply or add) of the "
+        "encoder's matrix products; of peak: GOP/s over the measured peak of the row's precision"
+    )
     named = {r.name: r for r in rows}
     if {"moodline bundled", "moodline sst2"} <= set(named):
         share = named["moodline bundled"].sentences_per_s / named["moodline sst2"].sentences_per_s
@@ -354,8 +435,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # no fork warnings from the HF tokenizer
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # read when transformers is first imported
     with quiet_libraries(args.json):
-        rows = run(args, sentences)
-    machine = machine_info(args.threads)
+        rows, peak = run(args, sentences)
+    machine = machine_info(args.threads, peak)
     latency_samples = min(args.latency_samples, len(sentences))
     config = {
         "data": str(args.data),
@@ -366,7 +447,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "seed": SEED,
     }
     if args.json:
-        print(json.dumps({"machine": machine, "config": config, "rows": [asdict(r) for r in rows]}, indent=2))
+        results = [asdict(r) | {"gops": r.gops} for r in rows]
+        print(json.dumps({"machine": machine, "config": config, "rows": results}, indent=2))
     else:
         print(format_table(machine, config, rows))
     return 0
