@@ -65,6 +65,7 @@ def train_command(arguments: dict[str, Any]) -> str:
         "gradient_accumulation": "--gradient-accumulation",
         "save_steps": "--save-steps",
         "precision": "--precision",
+        "punctuation_dropout": "--punctuation-dropout",
     }
     for key, flag in flags.items():
         if arguments.get(key) is not None:

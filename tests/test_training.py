@@ -260,3 +260,23 @@ def test_mixture_and_file_are_alternatives(tmp_path):
         TrainingArguments(output_dir=str(tmp_path), train_file="a.tsv", precision="fp8")
     result = CliRunner().invoke(main, ["train", "--output", str(tmp_path / "x")])
     assert result.exit_code == 2 and "either --data FILE or --mix MIXFILE" in result.output
+
+
+def test_punctuation_dropout_removes_the_final_mark_reproducibly(tiny_hf_model, tmp_path):
+    from moodline.training import Trainer
+
+    trainer = Trainer(mix_args(tmp_path, tiny_hf_model, "run", punctuation_dropout=0.5))
+    full_stop = trainer.tokenizer.token_id(".")
+    trainer.train_ids[:4] = [
+        e.ids for e in trainer.tokenizer.encode(["it was great.", "it was awful!", "is it?", "fine"])
+    ]
+    batch = list(range(4)) * 25
+    first = trainer._batch_ids(batch, epoch=1, number=7)
+    assert first == trainer._batch_ids(batch, epoch=1, number=7)  # the same draw when a run resumes
+    endings = [ids[-2] for ids, row in zip(first, batch, strict=True) if row == 0]
+    assert 0 < endings.count(full_stop) < len(endings)  # about half keep the full stop
+    question, plain = trainer.train_ids[2], trainer.train_ids[3]
+    assert all(ids == question for ids, row in zip(first, batch, strict=True) if row == 2)  # '?' stays
+    assert all(ids == plain for ids, row in zip(first, batch, strict=True) if row == 3)
+    trainer.args.punctuation_dropout = 0.0
+    assert trainer._batch_ids(batch, epoch=1, number=7) == [trainer.train_ids[i] for i in batch]

@@ -595,6 +595,13 @@ def evaluate(
     help="bf16 autocast: about 1.5-2x faster on CPUs with AMX or AVX-512 BF16, slower elsewhere.",
 )
 @click.option("--freeze-embeddings", is_flag=True, help="Keep the word-embedding table as pre-trained.")
+@click.option(
+    "--punctuation-dropout",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Drop a text's final full stop or exclamation mark with this probability (dialogue data ties '.' to neutral).",
+)
 @click.option("--resume", is_flag=True, help="Continue from the last checkpoint in --output.")
 @click.option(
     "--tracker",

@@ -31,7 +31,7 @@ __all__ = [
 # The models that ship inside moodline, each a directory under models/ named as the model.
 MODELS_DIR = Path(__file__).parent / "models"
 # The default: three-way sentiment for conversations, tweets and reviews.
-BUNDLED_MODEL_NAME = "moodline-sst2-minilm-l6"
+BUNDLED_MODEL_NAME = "moodline-sentiment-minilm-l6"
 BUNDLED_MODEL_DIR = MODELS_DIR / BUNDLED_MODEL_NAME
 # Binary, SST-2: kept while it is the better two-way model on opinionated sentences.
 SST2_MODEL_NAME = "moodline-sst2-minilm-l6"

@@ -61,6 +61,11 @@ class TextTokenizer:
         tokenizer = Tokenizer.from_file(str(path))
         return cls(tokenizer, max_length or model_max_length(directory), stride)
 
+    def token_id(self, token: str) -> int | None:
+        """The vocabulary id of ``token``, or None when the vocabulary lacks it."""
+        found = self._tokenizer.token_to_id(token)
+        return None if found is None else int(found)
+
     def encode(self, texts: Sequence[str]) -> list[Encoded]:
         encodings = self._tokenizer.encode_batch(list(texts))
         return [Encoded(e.ids, [o.ids for o in e.overflowing]) for e in encodings]

@@ -79,6 +79,7 @@ class TrainingArguments:
     threads: int | None = None
     keep_checkpoints: int = 2
     save_steps: int | None = None
+    punctuation_dropout: float = 0.0
     precision: str = "fp32"
     freeze_embeddings: bool = False
     resume: bool = False
@@ -91,6 +92,8 @@ class TrainingArguments:
             raise InvalidInputError("exclude_sources needs a mixture")
         if self.precision not in ("fp32", "bf16"):
             raise InvalidInputError(f"precision must be fp32 or bf16, got {self.precision!r}")
+        if not 0.0 <= self.punctuation_dropout <= 1.0:
+            raise InvalidInputError(f"punctuation_dropout must be in [0, 1], got {self.punctuation_dropout}")
         if self.save_steps is not None and self.save_steps < 1:
             raise InvalidInputError(f"save_steps must be at least 1, got {self.save_steps}")
         positive = ("epochs", "batch_size", "gradient_accumulation", "max_length", "keep_checkpoints")
@@ -154,6 +157,9 @@ class Trainer:
         self.train_ids = [e.ids for e in self.tokenizer.encode(self.train_data.texts)]
         self.dev_ids = [[e.ids for e in self.tokenizer.encode(dev.texts)] for dev in self.dev_sets]
         self.lengths = [len(ids) for ids in self.train_ids]
+        self.final_marks = {
+            token for token in (self.tokenizer.token_id("."), self.tokenizer.token_id("!")) if token is not None
+        }
         # Row mask of the labels each source has: the loss of a partial-label source ignores the rest.
         allowed = torch.zeros((len(self.train_data.sources), len(self.train_data.label_names)), dtype=torch.bool)
         for index, labels in enumerate(self.train_data.allowed):
@@ -253,7 +259,7 @@ class Trainer:
         for number, batch in enumerate(batches, start=1):
             if number <= state["position"]:  # done before the interruption this run resumes from
                 continue
-            ids, mask = pad_batch([self.train_ids[i] for i in batch], self.tokenizer.pad_id)
+            ids, mask = pad_batch(self._batch_ids(batch, epoch, number), self.tokenizer.pad_id)
             labels = torch.tensor([self.train_data.labels[i] for i in batch])
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.precision == "bf16"):
                 logits = model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask)).logits
@@ -282,6 +288,27 @@ class Trainer:
         bar.write(self._evaluate(epoch, state["epoch_loss"] / max(1, state["epoch_seen"])))
         state["epoch_loss"], state["epoch_seen"] = 0.0, 0
         bar.close()
+
+    def _batch_ids(self, batch: list[int], epoch: int, number: int) -> list[list[int]]:
+        """The batch's token ids, each text's final full stop or exclamation mark dropped with ``punctuation_dropout``.
+
+        Why: in dialogue data a sentence that ends in a full stop is mostly neutral (DailyDialog 83 %,
+        MELD 62 %), and a model learns that shortcut: "The battery died after two days, a complete
+        waste of money." read neutral, the same words without the full stop negative. Dropping the
+        final mark at random leaves the words to decide. Seeded by epoch and batch, so a resumed run
+        draws the same.
+        """
+        rows = [self.train_ids[i] for i in batch]
+        if not self.args.punctuation_dropout or not self.final_marks:
+            return rows
+        rng = random.Random(self.args.seed * 1_000_003 + epoch * 100_003 + number)
+        # ids end with [SEP]: the final mark, if any, is the token before it.
+        return [
+            ids[:-2] + ids[-1:]
+            if len(ids) > 3 and ids[-2] in self.final_marks and rng.random() < self.args.punctuation_dropout
+            else ids
+            for ids in rows
+        ]
 
     def _loss(self, logits: Any, labels: Any, batch: list[int]) -> Any:
         import torch
