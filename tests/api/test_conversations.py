@@ -12,6 +12,7 @@ from websockets.sync.client import connect
 from moodline.api import create_app
 from moodline.api.conversations import LiveConversation
 from moodline.engine import Engine
+from moodline.model_source import SST2_MODEL_NAME
 from moodline.settings import Settings
 from tests.servers import app_in_thread
 
@@ -21,7 +22,9 @@ SAMPLES = Path(__file__).parent.parent / "transcripts" / "samples"
 @pytest.fixture(scope="module")
 def server():  # type: ignore[no-untyped-def]
     settings = Settings(live_window=1, live_alert_threshold=-0.3, live_alert_count=3)
-    with app_in_thread(create_app(settings, engine=Engine.load())) as url:
+    # The live rules (order, streaks, alerts) are tested on the binary model, whose labels for this
+    # script are known; the default model's own quality is tested in tests/test_bundled_model.py.
+    with app_in_thread(create_app(settings, engine=Engine.load(SST2_MODEL_NAME))) as url:
         yield url.rsplit(":", 1)[1]
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from moodline.model_source import BUNDLED_MODEL_DIR
+from moodline.model_source import BUNDLED_MODEL_DIR, BUNDLED_MODEL_NAME
 from tests.servers import free_port, require_module, start_moodline, wait_for_port
 
 nbclient = require_module("nbclient")
@@ -40,7 +40,7 @@ def test_example_notebook_calls_a_running_server(monkeypatch):
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
     shown = _outputs(notebook)
-    assert "moodline-sst2-minilm-l6" in shown  # client.info()
+    assert BUNDLED_MODEL_NAME in shown  # client.info()
     assert "label='POSITIVE'" in shown  # the single prediction's repr
     assert "NEGATIVE" in shown and "It is a waste of time and money" in shown
     assert "422 invalid_input: text 0 is empty or whitespace only" in shown  # the ServerError cell

@@ -7,6 +7,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from moodline.cli import main
+from moodline.model_source import SST2_MODEL_NAME
 from tests.transcripts.conftest import HOSTILE_CALL
 
 SAMPLES = Path(__file__).parent / "samples"
@@ -98,7 +99,19 @@ def test_evaluate_three_way(tmp_path):
 
 def test_neutral_band_is_configurable():
     everything_neutral = CliRunner().invoke(
-        main, ["predict", "--three-way", "--neutral-band", "0,1", "--json", "I love it", "This is awful"]
+        # The band applies to binary models: the shipped SST-2 one.
+        main,
+        [
+            "predict",
+            "--three-way",
+            "--model",
+            SST2_MODEL_NAME,
+            "--neutral-band",
+            "0,1",
+            "--json",
+            "I love it",
+            "This is awful",
+        ],
     )
     assert everything_neutral.exit_code == 0, everything_neutral.output
     assert [json.loads(line)["label"] for line in everything_neutral.output.splitlines()] == ["neutral", "neutral"]

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from moodline import Engine, InvalidInputError
+from moodline.model_source import SST2_MODEL_NAME
 from moodline.three_way import ThreeWayScorer
 from moodline.transcripts import Transcript, parse_transcript, read_transcript
 from moodline.transcripts.insights import ConversationInsights, analyse
@@ -24,7 +25,9 @@ Alice: This is awful. I am furious and I want a refund.
 
 @pytest.fixture(scope="module")
 def scorer() -> ThreeWayScorer:
-    return ThreeWayScorer(Engine.load())
+    # The insight rules are tested on the binary model with the band, whose scores for these
+    # transcripts are known; the default model's quality is tested in tests/test_bundled_model.py.
+    return ThreeWayScorer(Engine.load(SST2_MODEL_NAME))
 
 
 @pytest.fixture(scope="module")

@@ -247,7 +247,8 @@ def test_csv_scored_and_downloaded_matches_the_api(page, server, tmp_path):
     assert len(scored) == len(rows)
     for original, out in zip(rows, scored, strict=True):
         assert {key: out[key] for key in original} == original  # commas, quotes, newlines intact
-    assert list(scored[0]) == ["id", "review", "stars", "note", "label", "score", "score_NEGATIVE", "score_POSITIVE"]
+    scores = ["score_NEGATIVE", "score_NEUTRAL", "score_POSITIVE"]  # one column per label of the default model
+    assert list(scored[0]) == ["id", "review", "stars", "note", "label", "score", *scores]
     assert scored[7]["label"] == scored[7]["score"] == ""
 
     # The page scored in chunks (real progress); send the same requests to the API and compare every row.
