@@ -40,8 +40,8 @@ DEFAULT_FLOORS = {
 # guards against a calibration that got worse.
 ECE_CEILING = 0.08
 # 44 of the 60 sentences are scored right (the card lists the misses: calm complaints and praise read
-# as neutral); the target is all 60. The floor keeps the 44 from slipping.
-PLAIN_SENTENCES_FLOOR = 42
+# as neutral); the target is all 60. The floor, 4 below, keeps them from slipping on any CPU kind.
+PLAIN_SENTENCES_FLOOR = 40
 PLAIN_SENTENCES = ROOT / "tests" / "data" / "plain_sentences.tsv"
 QUOTED = ["The support team was friendly and fixed my problem quickly.", "I hear you, let's fix it together."]
 
