@@ -17,7 +17,6 @@ import argparse
 import csv
 import json
 import os
-import platform
 import shlex
 import sys
 import time
@@ -25,9 +24,11 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 from bundle_model import rel, single_latency_ms, train_command  # noqa: E402
 
+from machine import read_cpu  # noqa: E402
 from moodline.calibration import calibrate_model  # noqa: E402
 from moodline.engine import Engine  # noqa: E402
 from moodline.evaluation import score_in_chunks  # noqa: E402
@@ -61,15 +62,10 @@ LICENCES = {
 
 
 def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                flags = Path("/proc/cpuinfo").read_text()
-                kind = "AVX-512 VNNI" if "avx512_vnni" in flags else "AVX2" if "avx2" in flags else "no AVX2"
-                return f"{line.split(':', 1)[1].strip()} ({kind})"
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
+    """The CPU model and the int8 path it offers, from the benchmark's own cpuinfo reader."""
+    cpu = read_cpu()
+    kind = "AVX-512 VNNI" if cpu.has("avx512_vnni") else "AVX2" if cpu.has("avx2") else "no AVX2"
+    return f"{cpu.model} ({kind})"
 
 
 def regression(engine: Engine) -> tuple[int, list[dict[str, str]]]:

@@ -31,6 +31,13 @@ def require_file(path: Path) -> Path:
     return path
 
 
+def require_shared_data() -> Path:
+    """The shared data directory, or a skip saying it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared data {SHARED_DATA} is absent (CI always has it)")
+    return SHARED_DATA
+
+
 @pytest.fixture
 def random_seed() -> int:
     """A seed for a test's random choices: ``MOODLINE_TEST_SEED`` when set, else a new one each run.

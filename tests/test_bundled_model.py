@@ -23,7 +23,7 @@ from moodline.mixture import DataMixture
 from moodline.model_source import BUNDLED_MODEL_DIR, BUNDLED_MODEL_NAME, MODELS_DIR, SST2_MODEL_NAME
 from moodline.suite import SuiteRow, run_suite
 
-from .conftest import ROOT, SHARED_DATA
+from .conftest import ROOT, SHARED_DATA, require_shared_data
 
 SST2_DIR = MODELS_DIR / SST2_MODEL_NAME
 # SST-2 model: 786/872 = 0.9014 measured on both CPU kinds; the floor is 6 sentences below.
@@ -48,8 +48,7 @@ QUOTED = ["The support team was friendly and fixed my problem quickly.", "I hear
 
 @pytest.fixture(scope="module")
 def suite() -> dict[str, SuiteRow]:
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared data {SHARED_DATA} is absent (CI always has it)")
+    require_shared_data()
     mix = DataMixture.load("sentiment-3way", root=SHARED_DATA)
     sets = [s for s in mix.read_dev() if s.name in {"meld-dev", "tweeteval-val", "dailydialog-val", "sst2-dev"}]
     rows = run_suite(Engine.load(), sets, mix.label_names)

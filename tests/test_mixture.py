@@ -9,7 +9,7 @@ import pytest
 from moodline.errors import DataFileError, InvalidInputError
 from moodline.mixture import MIXES_DIR, DataMixture, in_holdout, normalise_tweet
 
-from .conftest import SHARED_DATA
+from .conftest import SHARED_DATA, require_shared_data
 
 LABELS = '["NEGATIVE", "NEUTRAL", "POSITIVE"]'
 
@@ -176,8 +176,7 @@ def test_a_root_argument_overrides_where_paths_start(mix_dir, tmp_path_factory):
 
 @pytest.mark.needs_data
 def test_the_shipped_mix_reads_every_source_and_dev_set():
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared data {SHARED_DATA} is absent (CI always has it)")
+    require_shared_data()
     assert (MIXES_DIR / "sentiment-3way.toml").is_file()
     mix = DataMixture.load("sentiment-3way", root=SHARED_DATA)
     data = mix.read_training()

@@ -58,7 +58,7 @@ import random
 import re
 import tomllib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -348,7 +348,7 @@ class DataMixture:
         parts = []
         for source in self.sources:
             if limit is not None:
-                source = MixtureSource(**{**source.__dict__, "limit": min(limit, source.limit or limit)})
+                source = replace(source, limit=min(limit, source.limit or limit))
             parts.append(source.read(self.label_names, "train"))
         return MixtureData(list(self.label_names), parts, [s.weight for s in self.sources])
 
