@@ -56,6 +56,7 @@ LICENCES = {
     "dailydialog": "DailyDialog (Li et al., IJCNLP 2017): CC BY-NC-SA 4.0, non-commercial",
     "semeval-tweets": "SemEval-2013..2016 Task 4A tweets: research use, Twitter/X terms",
     "clothing-reviews": "Women's E-Commerce Clothing Reviews (Kaggle, nicapotato 2018): CC0 public domain",
+    "clothing-titles": "Women's E-Commerce Clothing Reviews, review titles (Kaggle, nicapotato 2018): CC0 public domain",
     "yelp-reviews": "Yelp Dataset Challenge 10k sample: Yelp Dataset Terms, academic / non-commercial only",
     "sst2": "SST-2 (Socher et al., 2013; GLUE): research use, no formal licence",
 }

@@ -29,6 +29,10 @@ def mix_dir(tmp_path: Path) -> Path:
     )
     write(tmp_path / "phrases.tsv", "sentence\tlabel\na gem of a film \t1\na dull mess \t0\n")
     write(tmp_path / "stars.csv", "text,stars\n" + "".join(f"review number {i},{1 + i % 5}\n" for i in range(200)))
+    write(
+        tmp_path / "titled.csv",
+        "title,text,stars\n" + "".join(f"title {i},review number {i},{1 + i % 5}\n" for i in range(200)),
+    )
     write(tmp_path / "tweets.txt", "@bob loving this http://x.co/a\nmeh\n")
     write(tmp_path / "tweet_labels.txt", "2\n1\n")
     return tmp_path
@@ -150,6 +154,37 @@ labels = { 1 = "NEGATIVE", 2 = "NEGATIVE", 3 = "NEUTRAL", 4 = "POSITIVE", 5 = "P
     assert held.texts == mix.read_dev()[0].texts  # the same rows every time
 
 
+def test_a_holdout_column_holds_out_the_same_rows_as_the_text_it_names(mix_dir):
+    body = """
+[[source]]
+name = "titles"
+path = "titled.csv"
+text_column = "title"
+label_column = "stars"
+holdout = 0.25
+holdout_column = "text"
+labels = { 1 = "NEGATIVE", 2 = "NEGATIVE", 3 = "NEUTRAL", 4 = "POSITIVE", 5 = "POSITIVE" }
+
+[[dev]]
+name = "reviews-holdout"
+path = "titled.csv"
+text_column = "text"
+label_column = "stars"
+holdout = 0.25
+split = "holdout"
+labels = { 1 = "NEGATIVE", 2 = "NEGATIVE", 3 = "NEUTRAL", 4 = "POSITIVE", 5 = "POSITIVE" }
+"""
+    mix = DataMixture.load(mix_file(mix_dir, body))
+    trained_titles = set(mix.read_training().texts)
+    [held] = mix.read_dev()
+    held_rows = {text.removeprefix("review number ") for text in held.texts}
+    assert held_rows and not {title.removeprefix("title ") for title in trained_titles} & held_rows
+    assert len(trained_titles) + len(held) == 200
+    missing = body.replace('holdout_column = "text"', 'holdout_column = "body"')
+    with pytest.raises(DataFileError, match="no holdout column 'body'"):
+        DataMixture.load(mix_file(mix_dir, missing)).read_training()
+
+
 def test_line_files_and_tweet_normalisation(mix_dir):
     body = """
 [[source]]
@@ -194,6 +229,10 @@ def test_the_shipped_mix_reads_every_source_and_dev_set():
     # The review holdouts the suite scores never reach training.
     clothing = next(s for s in data.sources if s.name == "clothing-reviews")
     assert not set(clothing.texts) & set(dev["clothing-holdout"].texts)
+    # The variant that also trains on review titles holds out the titles of the suite's reviews.
+    plain = DataMixture.load("sentiment-3way-plain", root=SHARED_DATA)
+    titles = next(s for s in plain.read_training().sources if s.name == "clothing-titles")
+    assert 17000 < len(titles) < 18500
 
 
 def test_leaving_a_source_out_keeps_the_dev_sets(mix_dir):

@@ -36,6 +36,8 @@ teaches negative versus positive without teaching "never neutral".
 
 ``holdout`` removes a share of the rows by a hash of the text, so the same rows are held out on every
 machine and in every later run, and the accuracy suite scores exactly those (``split = "holdout"``).
+``holdout_column`` hashes another column instead: a source that trains on a review's title holds out
+the titles of exactly the reviews whose text the suite scores.
 ``format = "lines"`` reads a text file with one text per line and ``labels_path``, a file with one
 label per line (TweetEval's layout). Rows with an empty text are skipped and counted.
 
@@ -118,6 +120,7 @@ class MixtureSource:
     limit: int | None = None
     split: Split = "all"
     preprocess: str | None = None
+    holdout_column: str | None = None
 
     def __post_init__(self) -> None:
         if not self.weight > 0:
@@ -142,7 +145,7 @@ class MixtureSource:
         texts: list[str] = []
         labels: list[int] = []
         skipped_empty = dropped = 0
-        for number, text, raw in self._records():
+        for number, text, raw, key_text in self._records():
             if not text.strip():
                 skipped_empty += 1
                 continue
@@ -156,7 +159,7 @@ class MixtureSource:
             if target is None:
                 dropped += 1
                 continue
-            if split != "all" and in_holdout(text, self.holdout) != (split == "holdout"):
+            if split != "all" and in_holdout(key_text, self.holdout) != (split == "holdout"):
                 continue
             texts.append(normalise_tweet(text) if self.preprocess == "tweets" else text.strip())
             labels.append(lookup[target])
@@ -184,16 +187,22 @@ class MixtureSource:
         return mapping
 
     def _records(self) -> Any:
-        """``(line number, text, raw label)`` for every row."""
+        """``(line number, text, raw label, text the holdout hash is taken of)`` for every row."""
         if self.format == "lines":
-            yield from self._line_records()
+            for number, text, raw in self._line_records():
+                yield number, text, raw, text
             return
+        columns = [(self.text_column, "text"), (self.label_column, "label")]
+        if self.holdout_column is not None:
+            columns.append((self.holdout_column, "holdout"))
         for number, row in read_rows(self.path, self.format):
-            for column, role in ((self.text_column, "text"), (self.label_column, "label")):
+            for column, role in columns:
                 if column not in row:
                     available = ", ".join(repr(c) for c in row)
                     raise DataFileError(f"{self.path}: no {role} column {column!r}; the file has {available}")
-            yield number, str(row[self.text_column] or ""), str(row[self.label_column] or "")
+            text = str(row[self.text_column] or "")
+            key_text = str(row[self.holdout_column] or "") if self.holdout_column is not None else text
+            yield number, text, str(row[self.label_column] or ""), key_text
 
     def _line_records(self) -> Any:
         assert self.labels_path is not None
@@ -370,6 +379,7 @@ _SOURCE_KEYS = {
     "limit",
     "split",
     "preprocess",
+    "holdout_column",
 }
 
 
@@ -395,4 +405,5 @@ def _source(entry: Any, root: Path, where: str) -> MixtureSource:
         limit=entry.get("limit"),
         split=entry.get("split", "all"),
         preprocess=entry.get("preprocess"),
+        holdout_column=entry.get("holdout_column"),
     )
