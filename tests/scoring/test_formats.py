@@ -10,9 +10,9 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from moodline.errors import DataFileError
+from moodline.core.errors import DataFileError
+from moodline.core.spreadsheet import neutralise_formula
 from moodline.scoring.formats import TableReader, assemble, check_text, detect_format, estimate_rows, write_part
-from moodline.spreadsheet import neutralise_formula
 from tests.servers import require_module
 
 pa = require_module("pyarrow")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from moodline.errors import InvalidInputError
+from moodline.core.errors import InvalidInputError
 from moodline.transcripts import (
     CsvParser,
     Cue,

@@ -36,9 +36,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..engine import Engine
-from ..settings import Settings
-from .store import LoggedPrediction, Store
+from moodline.core.settings import Settings
+from moodline.inference.engine import Engine
+from moodline.lifecycle.store import LoggedPrediction, Store
 
 __all__ = ["CHECKS", "CheckResult", "ModelFacts", "Monitor", "MonitorReport", "OovMeter", "psi", "wilson_interval"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..settings import Settings
-from .store import default_url
+from moodline.core.settings import Settings
+from moodline.lifecycle.store import default_url
 
 __all__ = ["data_dir", "store_url", "tracking_uri"]
 

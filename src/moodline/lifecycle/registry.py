@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..atomic import staged_directory
-from ..errors import MissingDependencyError, ModelNotFoundError, MoodlineError
-from ..settings import Settings
-from .config import artifact_root, model_cache, tracking_uri
+from moodline.core.durable import staged_directory
+from moodline.core.errors import MissingDependencyError, ModelNotFoundError, MoodlineError
+from moodline.core.settings import Settings
+from moodline.lifecycle.config import artifact_root, model_cache, tracking_uri
 
 __all__ = ["ModelRegistry", "RegistryError", "RegistryVersion", "parse_models_uri"]
 
@@ -218,7 +218,7 @@ class ModelRegistry:
 
 def resolve_registry_uri(uri: str) -> Path:
     """Used by model_source: where a ``models:/`` URI's files are, downloading them if needed."""
-    from ..settings import get_settings
+    from moodline.core.settings import get_settings
 
     path, _ = ModelRegistry(get_settings()).resolve(uri)
     return path

@@ -23,15 +23,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ..data import LabelledData, read_labelled
-from ..engine import Engine
-from ..errors import InvalidInputError
-from ..settings import Settings
-from .alerts import AlertDispatcher
-from .config import data_dir, store_url
-from .registry import ModelRegistry
-from .store import FeedbackRow, Store
-from .tracking import MlflowTracker, tracked_run
+from moodline.core.datafiles import LabelledData, read_labelled
+from moodline.core.errors import InvalidInputError
+from moodline.core.settings import Settings
+from moodline.inference.engine import Engine
+from moodline.lifecycle.alerts import AlertDispatcher
+from moodline.lifecycle.config import data_dir, store_url
+from moodline.lifecycle.registry import ModelRegistry
+from moodline.lifecycle.store import FeedbackRow, Store
+from moodline.lifecycle.tracking import MlflowTracker, tracked_run
 
 __all__ = ["RetrainResult", "gate", "retrain"]
 
@@ -108,8 +108,8 @@ def retrain(
     seed: int = 42,
 ) -> RetrainResult:
     """Train, evaluate, register and (maybe) promote one challenger."""
-    from ..export import export_model
-    from ..training import TrainingArguments, train
+    from moodline.training.export import export_model
+    from moodline.training.trainer import TrainingArguments, train
 
     base_file = base_data or settings.retrain_data
     if not base_file:

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine as SqlEngine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 
-from ..errors import MoodlineError
+from moodline.core.errors import MoodlineError
 
 __all__ = ["FeedbackRow", "LoggedPrediction", "OutboxAlert", "Store", "StoreError", "normalise_url"]
 

@@ -24,10 +24,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..errors import MissingDependencyError
-from ..settings import Settings
-from .config import data_dir
-from .registry import RegistryError, experiment_id, mlflow_client
+from moodline.core.errors import MissingDependencyError
+from moodline.core.settings import Settings
+from moodline.lifecycle.config import data_dir
+from moodline.lifecycle.registry import RegistryError, experiment_id, mlflow_client
 
 __all__ = ["MlflowTracker", "Tracker", "WandbTracker", "open_tracker", "train_with_tracking", "tracked_run"]
 
@@ -143,7 +143,7 @@ def tracked_run(tracker: Tracker | None) -> Iterator[Tracker | None]:
 
 def train_with_tracking(args: Any, settings: Settings, kind: str) -> tuple[dict[str, Any], str | None]:
     """Run ``training.train(args)`` with every evaluation, the report, plots and model logged."""
-    from ..training import train
+    from moodline.training.trainer import train
 
     tracker = open_tracker(kind, settings, TRAINING_EXPERIMENT, Path(args.output_dir).name)
     with tracked_run(tracker):
@@ -174,10 +174,10 @@ def train_with_tracking(args: Any, settings: Settings, kind: str) -> tuple[dict[
 
 def log_training_outputs(tracker: Tracker, args: Any, metrics: dict[str, Any]) -> None:
     """Summary metrics, metrics.json, the curve, a dev-set evaluation report with plots, and the model."""
-    from ..data import LabelledData
-    from ..engine import Engine
-    from ..evaluation import evaluate
-    from ..training import _load_data
+    from moodline.core.datafiles import LabelledData
+    from moodline.inference.engine import Engine
+    from moodline.training.evaluation import evaluate
+    from moodline.training.trainer import _load_data
 
     output = Path(args.output_dir)
     tracker.log_metrics(

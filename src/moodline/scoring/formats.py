@@ -4,7 +4,7 @@ A reader yields :class:`Chunk` s of a fixed number of rows, each row's values in
 order, with the text to score already checked: a row whose text is missing, NaN, not a string, empty
 or not valid UTF-8 carries an error instead, and is kept. A file that cannot be read as a table
 (broken quoting, a wrong field count, invalid JSON, no such column) raises
-:class:`~moodline.errors.DataFileError` naming the line.
+:class:`~moodline.core.errors.DataFileError` naming the line.
 
 Text formats are written in parts without a header, so parts concatenate into the final file;
 Parquet parts are separate files that :func:`assemble` streams into one.
@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from ..data import parse_jsonl_line
-from ..errors import DataFileError, MissingDependencyError
-from ..spreadsheet import spreadsheet_row
+from moodline.core.datafiles import parse_jsonl_line
+from moodline.core.errors import DataFileError, MissingDependencyError
+from moodline.core.spreadsheet import spreadsheet_row
 
 __all__ = [
     "FORMATS",
@@ -306,7 +306,8 @@ def write_text_rows(
 ) -> None:
     """Write ``rows`` (no header) in a text format; CSV and TSV text neutralised unless ``raw_csv``.
 
-    Spreadsheets open TSV files as readily as CSV ones, so both get :func:`~moodline.spreadsheet.neutralise_formula`.
+    Spreadsheets open TSV files as readily as CSV ones, so both get
+    :func:`~moodline.core.spreadsheet.neutralise_formula`.
     """
     if fmt in ("csv", "tsv") and not raw_csv:
         rows = [spreadsheet_row(row) for row in rows]

@@ -34,9 +34,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InvalidInputError
-from ..progress import progress_bar
-from .formats import Chunk, TableReader, assemble, detect_format, estimate_rows, write_part
+from moodline.core.errors import InvalidInputError
+from moodline.core.progress import progress_bar
+from moodline.scoring.formats import Chunk, TableReader, assemble, detect_format, estimate_rows, write_part
 
 __all__ = ["ScoreOptions", "ScoreSummary", "output_columns", "score_file", "work_directory"]
 

@@ -30,10 +30,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InvalidInputError, MissingDependencyError, MoodlineError
-from ..progress import progress_bar
-from .formats import Chunk, TableReader, assemble, detect_format, estimate_rows, write_part
-from .job import (
+from moodline.core.errors import InvalidInputError, MissingDependencyError, MoodlineError
+from moodline.core.progress import progress_bar
+from moodline.scoring.formats import Chunk, TableReader, assemble, detect_format, estimate_rows, write_part
+from moodline.scoring.job import (
     MAX_EXAMPLES,
     ScoreOptions,
     ScoreSummary,
@@ -106,7 +106,7 @@ class ModelActor:
     """One loaded model per actor; scores a chunk's texts and adds their probabilities."""
 
     def __init__(self, model: str | None, backend: str, threads: int | None, long_text: str) -> None:
-        from ..engine import Engine
+        from moodline.inference.engine import Engine
 
         self.engine = Engine.load(model, backend=backend, threads=threads)  # type: ignore[arg-type]
         self.long_text: Any = long_text
@@ -129,7 +129,7 @@ class ModelActor:
 
 
 def _model_identity(model: str | None, backend: str) -> dict[str, Any]:
-    from ..engine import Engine
+    from moodline.inference.engine import Engine
 
     engine = Engine.load(model, backend=backend, threads=1)  # type: ignore[arg-type]
     return {"labels": list(engine.labels), "name": engine.info.name, "version": engine.info.version}

@@ -3,14 +3,14 @@
 Example::
 
     from moodline import Engine
-    from moodline.three_way import ThreeWayScorer
+    from moodline.inference.three_way import ThreeWayScorer
     from moodline.transcripts import read_transcript
     from moodline.transcripts.insights import analyse
 
     insights = analyse(read_transcript("call.vtt"), ThreeWayScorer(Engine.load()), window=5)
     insights.summary.mean_sentiment, insights.turning_points[0].quote
 
-Sentiment scores are signed, in ``[-1, 1]`` (see :mod:`moodline.three_way`); labels are ``negative``,
+Sentiment scores are signed, in ``[-1, 1]`` (see :mod:`moodline.inference.three_way`); labels are ``negative``,
 ``neutral`` or ``positive``. Times are seconds from the source, ``null`` where it has none.
 
 JSON schema of :meth:`ConversationInsights.to_dict`::
@@ -63,9 +63,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InvalidInputError
-from ..three_way import THREE_WAY_LABELS, ThreeWayScorer
-from .model import Transcript, Turn, Utterance
+from moodline.core.errors import InvalidInputError
+from moodline.inference.three_way import THREE_WAY_LABELS, ThreeWayScorer
+from moodline.transcripts.model import Transcript, Turn, Utterance
 
 __all__ = [
     "ConversationInsights",

@@ -13,12 +13,12 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Protocol
 
-from ..errors import DataFileError, InvalidInputError
-from .captions import SbvParser, SrtParser, VttParser
-from .errors import TranscriptParseError
-from .model import Cue, Transcript
-from .structured import CsvParser, JsonParser
-from .text_exports import OtterParser, PlainParser
+from moodline.core.errors import DataFileError, InvalidInputError
+from moodline.transcripts.captions import SbvParser, SrtParser, VttParser
+from moodline.transcripts.errors import TranscriptParseError
+from moodline.transcripts.model import Cue, Transcript
+from moodline.transcripts.structured import CsvParser, JsonParser
+from moodline.transcripts.text_exports import OtterParser, PlainParser
 
 __all__ = [
     "FORMATS",

@@ -1,0 +1,115 @@
+"""Scoring for the HTTP layer: validation against the server limits, cache, then the batcher."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from moodline.core.errors import InvalidInputError
+from moodline.core.settings import Settings
+from moodline.inference.engine import Engine, LongTextMode
+from moodline.inference.prediction import Prediction
+from moodline.inference.three_way import DEFAULT_BAND, ThreeWayScorer, parse_band
+from moodline.server.batching import BatchTiming, DynamicBatcher
+from moodline.server.cache import PredictionCache, cache_key
+from moodline.server.metrics import Metrics
+
+__all__ = ["ScoreResult", "ServerState"]
+
+
+@dataclass
+class ScoreResult:
+    predictions: list[Prediction]
+    timing: BatchTiming
+    total_s: float
+    cache_hits: int = 0
+    prediction_ids: list[str] = field(default_factory=list)  # set when the request was logged (sampled)
+
+
+@dataclass
+class ServerState:
+    """Everything a running app holds; created by ``create_app``, filled in by its lifespan."""
+
+    settings: Settings
+    metrics: Metrics
+    engine: Engine | None = None
+    batcher: DynamicBatcher | None = None
+    cache: PredictionCache | None = None
+    ready: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def three_way_scorer(self) -> ThreeWayScorer:
+        """The three-way view of the loaded model (made once, on first use)."""
+        scorer = self.extra.get("three_way")
+        if scorer is None:
+            assert self.engine is not None
+            band = parse_band(self.settings.neutral_band) if self.settings.neutral_band else DEFAULT_BAND
+            scorer = self.extra["three_way"] = ThreeWayScorer(self.engine, band)
+        return scorer
+
+    def validate(self, texts: list[str]) -> None:
+        limits = self.settings
+        if not texts:
+            raise InvalidInputError("no texts given")
+        if len(texts) > limits.max_texts_per_request:
+            raise InvalidInputError(f"{len(texts)} texts in one request; the limit is {limits.max_texts_per_request}")
+        for index, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise InvalidInputError(f"text {index} is not a string")
+            if not text.strip():
+                raise InvalidInputError(f"text {index} is empty or whitespace only")
+            if len(text) > limits.max_text_chars:
+                raise InvalidInputError(
+                    f"text {index} has {len(text):,} characters; the limit is {limits.max_text_chars:,}"
+                )
+
+    async def score(self, texts: list[str], long_text: LongTextMode | None = None) -> ScoreResult:
+        started = time.perf_counter()
+        self.validate(texts)
+        assert self.engine is not None and self.batcher is not None  # guaranteed once ready
+        mode = long_text or self.engine.long_text
+        keys = [cache_key(self.engine.info.version, text, mode) for text in texts]
+        cached = await self._cache_get(keys)
+        missing = [i for i, hit in enumerate(cached) if hit is None]
+        hits = len(texts) - len(missing)
+        self.metrics.cache_hits.inc(hits)
+        self.metrics.cache_misses.inc(len(missing))
+        timing = BatchTiming()
+        results: list[Prediction | None] = list(cached)
+        if missing:
+            miss_texts = [texts[i] for i in missing]
+            if mode == self.engine.long_text:
+                fresh, timing = await self.batcher.predict(miss_texts)
+            else:  # a per-request mode other than the server's: scored on its own, off the event loop
+                fresh, timing = await self.batcher.predict_direct(miss_texts, mode)
+            for index, prediction in zip(missing, fresh, strict=True):
+                results[index] = prediction
+            await self._cache_set([(keys[i], p) for i, p in zip(missing, fresh, strict=True)])
+        predictions = [p for p in results if p is not None]
+        logger = self.extra.get("prediction_log")  # lifecycle prediction log; never blocks (bounded queue)
+        ids = logger.record(texts, predictions, self.engine.info.name, self.engine.info.version) if logger else []
+        return ScoreResult(predictions, timing, time.perf_counter() - started, hits, ids)
+
+    async def _cache_get(self, keys: list[str]) -> list[Prediction | None]:
+        if self.cache is None:
+            return [None] * len(keys)
+        before = self.cache.errors
+        # Redis does network I/O: keep it off the event loop. The in-process LRU is a dict lookup.
+        if self.cache.backend == "memory":
+            found = self.cache.get_many(keys)
+        else:
+            found = await asyncio.to_thread(self.cache.get_many, keys)
+        self.metrics.cache_errors.inc(self.cache.errors - before)
+        return found
+
+    async def _cache_set(self, items: list[tuple[str, Prediction]]) -> None:
+        if self.cache is None or not items:
+            return
+        before = self.cache.errors
+        if self.cache.backend == "memory":
+            self.cache.set_many(items)
+        else:
+            await asyncio.to_thread(self.cache.set_many, items)
+        self.metrics.cache_errors.inc(self.cache.errors - before)
