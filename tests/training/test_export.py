@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from moodline.training import export as export_module
 from moodline.core.errors import InvalidInputError, ModelNotFoundError
 from moodline.inference.engine import Engine
+from moodline.training import export as export_module
 from moodline.training.export import ExportCheckError, export_model
 
 
