@@ -181,7 +181,7 @@ def test_monitor_check_command_prints_json_and_exits_3_on_failure(bundled, tmp_p
     monkeypatch.setenv("MOODLINE_ALERT_EMAIL_TO", "a@example.test,b@example.test")
     get_settings.cache_clear()
     try:
-        from moodline.lifecycle.config import store_url
+        from moodline.core.locations import store_url
 
         store = Store.open(store_url(get_settings()))
         add_feedback(store, 20, correct=True, seed=4)

@@ -3,8 +3,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from moodline.core.locations import store_url
 from moodline.inference.engine import Engine
-from moodline.lifecycle.config import store_url
 from moodline.lifecycle.store import Store
 from moodline.server import create_app
 from tests.servers import free_port

@@ -12,11 +12,12 @@ from typing import Any
 import httpx
 import pytest
 
+from moodline.core.locations import store_url
 from moodline.core.settings import Settings
 from moodline.inference.engine import Engine
+from moodline.inference.registry import mlflow_client
 from moodline.inference.sources import MODELS_DIR, SST2_MODEL_NAME
-from moodline.lifecycle.config import store_url
-from moodline.lifecycle.registry import ModelRegistry, mlflow_client
+from moodline.lifecycle.registry import ModelRegistry
 from moodline.lifecycle.retrain import gate, retrain
 from moodline.lifecycle.store import Store
 from moodline.server import create_app

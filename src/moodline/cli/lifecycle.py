@@ -125,14 +125,15 @@ def check(model: str | None, as_report: bool, no_alerts: bool) -> None:
     Example:
       moodline monitor check --report
     """
+    from moodline.core.locations import store_url
     from moodline.inference.engine import Engine
+    from moodline.inference.registry import models_uri
     from moodline.lifecycle.alerts import AlertDispatcher
     from moodline.lifecycle.checks import ModelFacts, Monitor
-    from moodline.lifecycle.config import store_url
     from moodline.lifecycle.store import Store
 
     settings = _settings()
-    engine = Engine.load(model or settings.model or f"models:/{settings.registry_name}@champion")
+    engine = Engine.load(model or settings.model or models_uri(settings.registry_name, "champion"), settings=settings)
     store = Store.open(store_url(settings))
     report = Monitor(store, settings, engine, ModelFacts.of(engine, settings)).run()
     if not no_alerts:
@@ -149,8 +150,8 @@ def check(model: str | None, as_report: bool, no_alerts: bool) -> None:
 @monitor.command("deliver", context_settings=CONTEXT)
 def deliver() -> None:
     """Send the alerts waiting in the outbox (those whose retry time has come)."""
+    from moodline.core.locations import store_url
     from moodline.lifecycle.alerts import AlertDispatcher
-    from moodline.lifecycle.config import store_url
     from moodline.lifecycle.store import Store
 
     settings = _settings()

@@ -153,7 +153,7 @@ def info(model: str | None, backend: str, threads: int | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def list_models(as_json: bool) -> None:
     """List the models that ship with moodline (the default first); pass a name to --model."""
-    from moodline.inference.engine import load_metadata
+    from moodline.inference.model_dir import load_metadata
     from moodline.inference.sources import BUNDLED_MODEL_NAME, shipped_models
 
     rows = []

@@ -18,7 +18,6 @@ Example::
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,17 +26,18 @@ from typing import Any, Literal
 import numpy as np
 
 from moodline.core.errors import InvalidInputError, ModelLoadError
+from moodline.core.settings import Settings
 from moodline.inference.backends import Backend
-from moodline.inference.bucketing import sorted_batches
+from moodline.inference.bucketing import DEFAULT_CALL_COST_TOKENS, sorted_batches
+from moodline.inference.model_dir import ONNX_FILE, has_onnx_model, load_metadata
 from moodline.inference.prediction import Prediction
 from moodline.inference.sources import hub_load, load_hf_tokenizer, require_torch, resolve_local
 from moodline.inference.tokenization import TextTokenizer, model_max_length, pad_batch
 
-__all__ = ["Engine", "LongTextMode", "ModelInfo", "load_metadata"]
+__all__ = ["Engine", "LongTextMode", "ModelInfo"]
 
 LongTextMode = Literal["truncate", "chunk"]
 BackendName = Literal["auto", "onnx", "transformers"]
-METADATA_FILE = "moodline.json"
 
 
 @dataclass(frozen=True)
@@ -54,14 +54,6 @@ class ModelInfo:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def load_metadata(directory: Path) -> dict[str, Any]:
-    path = directory / METADATA_FILE
-    if not path.is_file():
-        raise ModelLoadError(f"{directory}: no {METADATA_FILE}; create the model with 'moodline export'")
-    data: dict[str, Any] = json.loads(path.read_text())
-    return data
 
 
 class Engine:
@@ -109,21 +101,41 @@ class Engine:
         threads: int | None = None,
         max_length: int | None = None,
         spinning: bool = True,
+        settings: Settings | None = None,
         **options: Any,
     ) -> Engine:
-        """Load ``model`` (default: the bundled one) from a directory or, for transformers, a hub id.
+        """Load ``model``: the bundled one (default), a shipped model's name, a directory, a registry URI
+        (``models:/NAME@ALIAS``, ``models:/NAME/VERSION``) or, for transformers, a hub id.
 
+        Every command, the server, hot swap, retraining and the monitor load through here; ``settings``
+        say where the registry is (default: the process-wide settings).
         ``spinning=False`` makes idle ONNX Runtime threads sleep instead of spin (what a server wants).
         ``temperature=1.0`` ignores the calibration stored with a model (to fit a new one).
         """
-        directory = resolve_local(model)
-        if backend == "onnx" or (backend == "auto" and directory is not None and (directory / "model.onnx").is_file()):
-            if directory is None or not (directory / "model.onnx").is_file():
+        directory = resolve_local(model, settings)
+        if backend == "onnx" or (backend == "auto" and directory is not None and has_onnx_model(directory)):
+            if directory is None or not has_onnx_model(directory):
                 raise ModelLoadError(f"model {str(model)!r} has no model.onnx; convert it with 'moodline export'")
             return cls._load_onnx(directory, threads, max_length, spinning, **options)
         if backend not in ("auto", "transformers"):
             raise InvalidInputError(f"unknown backend {backend!r}; choose auto, onnx or transformers")
         return cls._load_transformers(str(directory or model), threads, max_length, **options)
+
+    @classmethod
+    def for_serving(cls, settings: Settings, model: str | Path | None = None) -> Engine:
+        """The engine a server runs: ``model`` (default: ``settings.model``) with the settings' backend,
+        threads, batching and long-text mode; idle threads sleep rather than spin unless told."""
+        return cls.load(
+            model or settings.model,
+            settings=settings,
+            backend=settings.backend,
+            threads=settings.inference_threads(),
+            spinning=settings.ort_spinning,
+            long_text=settings.long_text,
+            batch_size=settings.engine_batch_size,
+            token_budget=settings.max_batch_tokens,
+            call_cost_tokens=DEFAULT_CALL_COST_TOKENS,  # merged batches: few texts of mixed lengths
+        )
 
     @classmethod
     def _load_onnx(
@@ -144,7 +156,7 @@ class Engine:
             path=str(directory),
         )
         options.setdefault("temperature", float(meta.get("temperature", 1.0)))
-        return cls(OnnxBackend(directory / "model.onnx", threads, spinning), tokenizer, info, **options)
+        return cls(OnnxBackend(directory / ONNX_FILE, threads, spinning), tokenizer, info, **options)
 
     @classmethod
     def _load_transformers(cls, source: str, threads: int | None, max_length: int | None, **options: Any) -> Engine:

@@ -1,4 +1,4 @@
-"""Where a model name points: the bundled model, a local directory, a packaged base, or a hub id.
+"""Where a model name points: the bundled model, a local directory, a packaged base, a registry URI, or a hub id.
 
 Every command that takes a model goes through :func:`resolve_local` first; only names that are not on
 disk fall through to the Hugging Face hub (transformers backend, training), and when the hub cannot
@@ -16,6 +16,9 @@ from typing import Any
 from urllib.parse import urlparse
 
 from moodline.core.errors import MissingDependencyError, ModelLoadError, ModelNotFoundError
+from moodline.core.settings import Settings, get_settings
+from moodline.inference.model_dir import HF_CONFIG_FILE, TOKENIZER_FILES, has_onnx_model, has_tokenizer
+from moodline.inference.registry import RegistryReader, is_registry_uri
 
 __all__ = [
     "BUNDLED_MODEL_DIR",
@@ -39,7 +42,7 @@ SST2_MODEL_NAME = "moodline-sst2-minilm-l6"
 
 def shipped_models() -> dict[str, Path]:
     """Name -> directory of every model shipped with moodline, the default first."""
-    found = {p.name: p for p in sorted(MODELS_DIR.iterdir()) if (p / "model.onnx").is_file()}
+    found = {p.name: p for p in sorted(MODELS_DIR.iterdir()) if has_onnx_model(p)}
     return dict(sorted(found.items(), key=lambda item: item[0] != BUNDLED_MODEL_NAME))
 
 
@@ -53,24 +56,24 @@ def _packaged_minilm() -> Path | None:
     if spec is None or spec.origin is None:
         return None
     directory = Path(spec.origin).parent / "model"
-    return directory if (directory / "config.json").is_file() else None
+    return directory if (directory / HF_CONFIG_FILE).is_file() else None
 
 
-def resolve_local(name: str | Path | None) -> Path | None:
+def resolve_local(name: str | Path | None, settings: Settings | None = None) -> Path | None:
     """Return the local directory for ``name``, or ``None`` if it must come from a hub.
 
     ``None``, ``"bundled"`` and ``"default"`` mean the default shipped model; the name of any shipped
-    model (``moodline models``) means that one.
+    model (``moodline models``) means that one; ``models:/NAME@ALIAS`` and ``models:/NAME/VERSION``
+    mean a registry version, downloaded with ``settings`` (default: the process-wide ones).
     """
-    if str(name).startswith("models:/"):  # the lifecycle model registry (MLflow)
-        from moodline.lifecycle.registry import resolve_registry_uri
-
-        return resolve_registry_uri(str(name))
+    if is_registry_uri(name):
+        directory, _ = RegistryReader(settings or get_settings()).resolve(str(name))
+        return directory
     if name is None or str(name) in {"bundled", "default"}:
         name = BUNDLED_MODEL_NAME
     if str(name) in {BUNDLED_MODEL_NAME, SST2_MODEL_NAME}:
         directory = MODELS_DIR / str(name)
-        if not (directory / "model.onnx").is_file():
+        if not has_onnx_model(directory):
             raise ModelLoadError(f"the shipped model {name} is missing from {directory}; reinstall moodline")
         return directory
     path = Path(name).expanduser()
@@ -120,13 +123,6 @@ def hub_load(loader: Any, name: str, **kwargs: Any) -> Any:
             f"model {name!r} was not found: it is not a local directory, nor in {where}. "
             "Download it where the hub is reachable and pass its directory."
         ) from exc
-
-
-TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model", "sentencepiece.bpe.model")
-
-
-def has_tokenizer(directory: Path) -> bool:
-    return any((directory / name).is_file() for name in TOKENIZER_FILES)
 
 
 def load_hf_tokenizer(name: str) -> Any:

@@ -16,6 +16,7 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from moodline.core.errors import ModelLoadError
+from moodline.inference.model_dir import HF_CONFIG_FILE, TOKENIZER_FILE
 
 __all__ = ["Encoded", "TextTokenizer", "pad_batch"]
 
@@ -55,9 +56,9 @@ class TextTokenizer:
     def from_dir(cls, directory: str | Path, max_length: int | None = None, stride: int = 0) -> TextTokenizer:
         """Load ``tokenizer.json`` from a model directory; ``max_length`` defaults to the model's."""
         directory = Path(directory)
-        path = directory / "tokenizer.json"
+        path = directory / TOKENIZER_FILE
         if not path.is_file():
-            raise ModelLoadError(f"{directory}: no tokenizer.json (a fast tokenizer is required)")
+            raise ModelLoadError(f"{directory}: no {TOKENIZER_FILE} (a fast tokenizer is required)")
         tokenizer = Tokenizer.from_file(str(path))
         return cls(tokenizer, max_length or model_max_length(directory), stride)
 
@@ -86,7 +87,7 @@ def _pad_id(tokenizer: Tokenizer) -> int:
 def model_max_length(directory: Path) -> int:
     """The longest input the model accepts: ``max_position_embeddings`` less any offset, capped at 512."""
     limits = [512]
-    config = directory / "config.json"
+    config = directory / HF_CONFIG_FILE
     if config.is_file():
         data = json.loads(config.read_text())
         positions = data.get("max_position_embeddings")

@@ -23,7 +23,6 @@ Example::
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections import Counter
@@ -38,13 +37,13 @@ import numpy as np
 
 from moodline.core.settings import Settings
 from moodline.inference.engine import Engine
+from moodline.inference.model_dir import METADATA_FILE, TOKENIZER_FILE, load_metadata, read_registry_facts
 from moodline.lifecycle.store import LoggedPrediction, Store
 
 __all__ = ["CHECKS", "CheckResult", "ModelFacts", "Monitor", "MonitorReport", "OovMeter", "psi", "wilson_interval"]
 
 Status = Literal["ok", "fail", "insufficient_data"]
 CHECKS = ("accuracy", "label_drift", "confidence_drift", "length_drift", "oov_drift", "model_age")
-REGISTRY_FILE = "registry.json"
 PSI_FLOOR = 1e-4
 OOV_PIECES = 3
 
@@ -77,14 +76,14 @@ class ModelFacts:
         info = engine.info
         facts = cls(name=info.name, version=info.version, path=info.path)
         directory = Path(info.path) if info.path else None
-        if directory is not None and (directory / REGISTRY_FILE).is_file():
-            registry = json.loads((directory / REGISTRY_FILE).read_text())
+        registry = read_registry_facts(directory) if directory is not None else None
+        if registry is not None:
             facts.name = registry.get("name", facts.name)
             facts.registry_version = str(registry.get("version"))
             facts.eval_accuracy = _float_or_none(registry.get("eval_accuracy"))
             facts.created_at = _float_or_none(registry.get("created_at"))
-        if facts.created_at is None and directory is not None and (directory / "moodline.json").is_file():
-            created = json.loads((directory / "moodline.json").read_text()).get("created")
+        if facts.created_at is None and directory is not None and (directory / METADATA_FILE).is_file():
+            created = load_metadata(directory).get("created")
             if isinstance(created, str):
                 facts.created_at = datetime.fromisoformat(created.replace("Z", "+00:00")).timestamp()
         if settings.baseline_accuracy is not None:
@@ -183,7 +182,7 @@ class Monitor:
         self.engine = engine
         self.facts = facts
         self.clock = clock
-        tokenizer = Path(engine.info.path or "") / "tokenizer.json"
+        tokenizer = Path(engine.info.path or "") / TOKENIZER_FILE
         self.oov = OovMeter(tokenizer) if engine.info.path and tokenizer.is_file() else None
 
     def run(self) -> MonitorReport:

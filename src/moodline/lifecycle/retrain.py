@@ -25,10 +25,10 @@ from typing import Any
 
 from moodline.core.datafiles import LabelledData, read_labelled
 from moodline.core.errors import InvalidInputError
+from moodline.core.locations import data_dir, store_url
 from moodline.core.settings import Settings
 from moodline.inference.engine import Engine
 from moodline.lifecycle.alerts import AlertDispatcher
-from moodline.lifecycle.config import data_dir, store_url
 from moodline.lifecycle.registry import ModelRegistry
 from moodline.lifecycle.store import FeedbackRow, Store
 from moodline.lifecycle.tracking import MlflowTracker, tracked_run

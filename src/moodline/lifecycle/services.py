@@ -22,11 +22,12 @@ from typing import Any
 
 from prometheus_client import Gauge
 
+from moodline.core.locations import store_url
 from moodline.core.settings import Settings
 from moodline.inference.engine import Engine
+from moodline.inference.registry import RegistryReader, is_registry_uri, parse_models_uri
 from moodline.lifecycle.alerts import AlertDispatcher
 from moodline.lifecycle.checks import ModelFacts, Monitor, MonitorReport
-from moodline.lifecycle.config import store_url
 from moodline.lifecycle.prediction_log import PredictionLogger
 from moodline.lifecycle.store import Store
 
@@ -136,7 +137,7 @@ class LifecycleServices:
         if s.monitor_interval_s > 0:
             self.gauges = MonitorGauges(self.state.metrics.registry)
             self._tasks.append(asyncio.create_task(self._every(s.monitor_interval_s, self.check_once), name="monitor"))
-        if s.model and s.model.startswith("models:/") and s.champion_poll_s > 0:
+        if is_registry_uri(s.model) and s.champion_poll_s > 0:
             self._tasks.append(asyncio.create_task(self._every(s.champion_poll_s, self.follow_alias), name="champion"))
 
     async def stop(self) -> None:
@@ -200,20 +201,16 @@ class LifecycleServices:
 
     async def follow_alias(self) -> None:
         """Swap in the version the served alias points to, if it changed."""
-        from moodline.lifecycle.registry import ModelRegistry, parse_models_uri
-
         assert self.settings.model is not None
         name, alias, number = parse_models_uri(self.settings.model)
         if alias is None:
             return  # a numbered version never changes
-        registry = ModelRegistry(self.settings, name)
+        registry = RegistryReader(self.settings, name)
         found = await asyncio.to_thread(registry.get, alias)
         current = ModelFacts.of(self.state.engine, self.settings).registry_version
         if found is None or found.version == current:
             return
         directory = await asyncio.to_thread(registry.download, found)
-        from moodline.server.app import load_engine  # the server's own loader: same backend, threads and batching
-
-        engine = await asyncio.to_thread(load_engine, self.settings, str(directory))
+        engine = await asyncio.to_thread(Engine.for_serving, self.settings, directory)
         swap_engine(self.state, engine)
         log.warning("now serving %s version %s (%s@%s)", engine.info.name, engine.info.version, name, alias)

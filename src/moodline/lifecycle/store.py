@@ -135,10 +135,6 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def default_url(data_dir: Path) -> str:
-    return f"sqlite:///{data_dir / 'moodline.db'}"
-
-
 class Store:
     """Thread-safe access to the lifecycle tables (one SQLAlchemy engine, pooled connections)."""
 

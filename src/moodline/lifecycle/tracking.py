@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from moodline.core.errors import MissingDependencyError
+from moodline.core.locations import data_dir
 from moodline.core.settings import Settings
-from moodline.lifecycle.config import data_dir
-from moodline.lifecycle.registry import RegistryError, experiment_id, mlflow_client
+from moodline.inference.registry import RegistryError, mlflow_client
+from moodline.lifecycle.registry import experiment_id
 
 __all__ = ["MlflowTracker", "Tracker", "WandbTracker", "open_tracker", "train_with_tracking", "tracked_run"]
 

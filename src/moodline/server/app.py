@@ -19,7 +19,6 @@ from fastapi import FastAPI
 
 from moodline import __version__
 from moodline.core.settings import Settings, get_settings
-from moodline.inference.bucketing import DEFAULT_CALL_COST_TOKENS
 from moodline.inference.engine import Engine
 from moodline.server.batching import DynamicBatcher
 from moodline.server.cache import LRUCache, PredictionCache, RedisCache
@@ -45,25 +44,6 @@ def build_cache(settings: Settings) -> PredictionCache | None:
     return LRUCache(settings.cache_size) if settings.cache_size > 0 else None
 
 
-def load_engine(settings: Settings, model: str | None = None) -> Engine:
-    """The engine ``settings`` describe, for ``model`` (default: ``settings.model``)."""
-    model = model or settings.model
-    if model and model.startswith("models:/"):  # a registry alias or version, resolved with these settings
-        from moodline.lifecycle.registry import ModelRegistry
-
-        model = str(ModelRegistry(settings).resolve(model)[0])
-    return Engine.load(
-        model,
-        backend=settings.backend,
-        threads=settings.inference_threads(),
-        spinning=settings.ort_spinning,
-        long_text=settings.long_text,
-        batch_size=settings.engine_batch_size,
-        token_budget=settings.max_batch_tokens,
-        call_cost_tokens=DEFAULT_CALL_COST_TOKENS,  # merged batches: few texts of mixed lengths
-    )
-
-
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     """Build the app; the model loads in the lifespan (``/readyz`` answers 503 until then)."""
     settings = settings or get_settings()
@@ -73,7 +53,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if state.engine is None:
-            state.engine = await asyncio.to_thread(load_engine, settings)
+            state.engine = await asyncio.to_thread(Engine.for_serving, settings)
         state.batcher = DynamicBatcher(
             state.engine,
             max_batch_size=settings.max_batch_size,

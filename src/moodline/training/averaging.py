@@ -19,7 +19,8 @@ from typing import Any
 
 from moodline.core.durable import staged_directory
 from moodline.core.errors import InvalidInputError
-from moodline.inference.sources import has_tokenizer, hub_load, load_hf_tokenizer, require_torch, resolve_local
+from moodline.inference.model_dir import has_tokenizer
+from moodline.inference.sources import hub_load, load_hf_tokenizer, require_torch, resolve_local
 
 __all__ = ["average_models"]
 

@@ -28,6 +28,7 @@ from typing import Any, Literal
 import numpy as np
 
 from moodline.core.durable import write_atomically
+from moodline.inference.model_dir import METADATA_FILE, ONNX_FILE, load_metadata
 from moodline.training.mixture import SourceData
 
 __all__ = ["TemperatureFit", "apply_temperature", "calibrate_model", "fit_temperature", "restricted"]
@@ -131,7 +132,7 @@ def calibrate_model(
     Returns the temperature and, per set, the expected calibration error before and after; with
     ``plots`` also writes ``calibration.png`` (reliability diagrams before and after) there.
     """
-    from moodline.inference.engine import Engine, load_metadata
+    from moodline.inference.engine import Engine
     from moodline.inference.three_way import three_way_ids
     from moodline.training.evaluation import calibration, score_in_chunks
 
@@ -167,7 +168,7 @@ def calibrate_model(
     report["sets"] = per_set
     meta["temperature"] = round(fit.temperature, 6)
     # The version keys caches (in-process and Redis): new probabilities need a new version.
-    content = hashlib.sha256((directory / "model.onnx").read_bytes())
+    content = hashlib.sha256((directory / ONNX_FILE).read_bytes())
     content.update(f"temperature={meta['temperature']}".encode())
     meta["version"] = content.hexdigest()[:12]
     meta["calibration"] = {
@@ -175,7 +176,7 @@ def calibrate_model(
         "sets": sorted(per_set),
         "ece": {k: round(v["ece_after"], 6) for k, v in per_set.items()},
     }
-    write_atomically(directory / "moodline.json", json.dumps(meta, indent=2) + "\n")
+    write_atomically(directory / METADATA_FILE, json.dumps(meta, indent=2) + "\n")
     if plots is not None:
         from moodline.core.plots import plot_calibration_grid
 

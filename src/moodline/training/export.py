@@ -29,7 +29,8 @@ import numpy as np
 
 from moodline.core.durable import staged_directory
 from moodline.core.errors import InvalidInputError, ModelLoadError
-from moodline.inference.engine import METADATA_FILE, Engine
+from moodline.inference.engine import Engine
+from moodline.inference.model_dir import METADATA_FILE, ONNX_FILE, TOKENIZER_FILE, has_onnx_model
 from moodline.inference.sources import hub_load, load_hf_tokenizer, require_torch, resolve_local
 from moodline.inference.tokenization import model_max_length
 
@@ -115,7 +116,7 @@ def export_model(
     if output.exists() and any(output.iterdir()) and not force:
         raise InvalidInputError(f"{output} exists and is not empty; pass --force to replace it")
     local = resolve_local(source)
-    if local is not None and (local / "model.onnx").is_file():
+    if local is not None and has_onnx_model(local):
         raise InvalidInputError(f"{local} is already a moodline ONNX model")
     origin = str(local or source)
     hf_tokenizer = load_hf_tokenizer(origin)
@@ -148,7 +149,7 @@ def export_model(
                 opset_version=opset,
             )
         fused = _fuse(raw, work / "fused.onnx", model.config)
-        final = work / "model.onnx"
+        final = work / ONNX_FILE
         if quantize == "int8":
             _quantize_int8(fused, final, keep_fp32)
         else:
@@ -161,7 +162,7 @@ def export_model(
         tokenizer = Tokenizer.from_str(hf_tokenizer.backend_tokenizer.to_str())
         tokenizer.no_padding()
         tokenizer.no_truncation()
-        tokenizer.save(str(work / "tokenizer.json"))
+        tokenizer.save(str(work / TOKENIZER_FILE))
         metadata: dict[str, Any] = {
             "format": 1,
             "name": name or output.name,

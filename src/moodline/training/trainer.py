@@ -35,6 +35,7 @@ from moodline.core.datafiles import LabelledData, read_labelled, split_holdout
 from moodline.core.errors import InvalidInputError
 from moodline.core.progress import progress_bar
 from moodline.inference.bucketing import shuffled_bucket_batches, sorted_batches
+from moodline.inference.model_dir import HF_MODEL_FILES, HF_TOKENIZER_FILES, TOKENIZER_FILE
 from moodline.inference.sources import hub_load, load_hf_tokenizer, require_torch, resolve_local
 from moodline.inference.tokenization import TextTokenizer, pad_batch
 from moodline.training.evaluation import classification_report
@@ -45,8 +46,6 @@ __all__ = ["Trainer", "TrainingArguments", "train"]
 DEFAULT_BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 CHECKPOINTS = "checkpoints"
 STATE_FILE = "trainer_state.pt"
-MODEL_FILES = {"config.json", "model.safetensors", "generation_config.json"}
-TOKENIZER_FILES = {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"}
 
 
 @dataclass
@@ -394,7 +393,7 @@ def _load_model_and_tokenizer(
     if checkpoint is None:
         # Save the base tokenizer next to the model so the output directory is self-contained.
         load_hf_tokenizer(str(source)).save_pretrained(staging / "tokenizer")
-        _normalise_tokenizer(staging / "tokenizer" / "tokenizer.json")
+        _normalise_tokenizer(staging / "tokenizer" / TOKENIZER_FILE)
     model = hub_load(
         AutoModelForSequenceClassification,
         str(source if checkpoint is None else checkpoint / "model"),
@@ -526,7 +525,7 @@ def _restore_staging(output: Path, staging: Path) -> None:
     published = [p for p in output.iterdir() if p.is_file() and p.name not in {"metrics.json", "training_curve.png"}]
     if not published:
         return
-    for part, names in (("tokenizer", TOKENIZER_FILES), ("best", MODEL_FILES)):
+    for part, names in (("tokenizer", HF_TOKENIZER_FILES), ("best", HF_MODEL_FILES)):
         if not (staging / part).is_dir():
             (staging / part).mkdir()
             for path in published:

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field, model_validator
 
 from moodline.core.errors import InvalidInputError, MissingDependencyError
+from moodline.inference.registry import is_registry_uri
 from moodline.server.dependencies import ERROR_RESPONSES, StateDep, require_api_key
 from moodline.server.errors import ApiError
 from moodline.server.service import ServerState
@@ -66,7 +67,7 @@ def lifecycle_services(state: ServerState) -> LifecycleServices:
 
 def lifecycle_wanted(state: ServerState) -> bool:
     s = state.settings
-    return s.prediction_sample_rate > 0 or s.monitor_interval_s > 0 or (s.model or "").startswith("models:/")
+    return s.prediction_sample_rate > 0 or s.monitor_interval_s > 0 or is_registry_uri(s.model)
 
 
 async def start_lifecycle(state: ServerState) -> None:

@@ -1,4 +1,4 @@
-"""Where the lifecycle's embedded stores live, derived from the settings."""
+"""Where moodline keeps its embedded stores (lifecycle database, MLflow, registry downloads), from the settings."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ import os
 from pathlib import Path
 
 from moodline.core.settings import Settings
-from moodline.lifecycle.store import default_url
 
-__all__ = ["data_dir", "store_url", "tracking_uri"]
+__all__ = ["artifact_root", "data_dir", "model_cache", "store_url", "tracking_uri"]
 
 
 def data_dir(settings: Settings) -> Path:
@@ -21,7 +20,7 @@ def data_dir(settings: Settings) -> Path:
 
 def store_url(settings: Settings) -> str:
     """The prediction log / feedback / outbox database: ``MOODLINE_STORE_URL`` or SQLite under the data dir."""
-    return settings.store_url or default_url(data_dir(settings))
+    return settings.store_url or f"sqlite:///{data_dir(settings) / 'moodline.db'}"
 
 
 def tracking_uri(settings: Settings) -> str:
