@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from moodline.core.errors import DataFileError
 from moodline.core.spreadsheet import neutralise_formula
-from moodline.scoring.formats import TableReader, assemble, check_text, detect_format, estimate_rows, write_part
+from moodline.scoring.formats import TableReader, assemble, detect_format, estimate_rows, text_or_reason, write_part
 from tests.servers import require_module
 
 pa = require_module("pyarrow")
@@ -46,7 +46,7 @@ def test_detect_format_by_extension_and_override(tmp_path):
     ],
 )
 def test_check_text(value, error):
-    text, reason = check_text(value)
+    text, reason = text_or_reason(value)
     assert reason == error
     assert (text is None) == (error is not None)
 

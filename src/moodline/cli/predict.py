@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
 from typing import Any
 
 import click
@@ -20,6 +19,7 @@ from moodline.cli.options import (
     shorten,
 )
 from moodline.core.errors import InvalidInputError
+from moodline.core.texts import check_texts
 
 __all__ = ["demo", "info", "list_models", "predict"]
 
@@ -36,24 +36,6 @@ def _stdin_texts() -> list[str]:
         if line.strip():
             texts.append(line)
     return texts
-
-
-def _checked_texts(texts: Sequence[str]) -> list[str]:
-    checked = []
-    for index, text in enumerate(texts):
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError as exc:  # argv bytes that were not UTF-8 arrive as surrogates
-            raise InvalidInputError(f"text {index + 1} is not valid UTF-8") from exc
-        if not text.strip():
-            raise InvalidInputError(f"text {index + 1} is empty or whitespace only")
-        if len(text) > MAX_CLI_TEXT_CHARS:
-            raise InvalidInputError(
-                f"text {index + 1} has {len(text):,} characters; the limit is {MAX_CLI_TEXT_CHARS:,} "
-                "(use 'moodline score' for files)"
-            )
-        checked.append(text)
-    return checked
 
 
 @click.command(context_settings=CONTEXT)
@@ -91,7 +73,11 @@ def predict(
     """
     if not texts and sys.stdin.isatty():
         raise click.UsageError("give one or more texts, or pipe lines on stdin")
-    items = _checked_texts(texts) if texts else _stdin_texts()
+    items = (
+        check_texts(texts, max_chars=MAX_CLI_TEXT_CHARS, first=1, hint="use 'moodline score' for files")
+        if texts
+        else _stdin_texts()
+    )
     if not items:
         raise InvalidInputError("stdin held no non-empty lines")
     if three_way and two_way:

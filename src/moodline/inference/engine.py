@@ -27,6 +27,7 @@ import numpy as np
 
 from moodline.core.errors import InvalidInputError, ModelLoadError
 from moodline.core.settings import Settings
+from moodline.core.texts import check_texts
 from moodline.inference.backends import Backend
 from moodline.inference.bucketing import DEFAULT_CALL_COST_TOKENS, sorted_batches
 from moodline.inference.model_dir import ONNX_FILE, has_onnx_model, load_metadata
@@ -216,7 +217,7 @@ class Engine:
     ) -> tuple[np.ndarray, list[bool], list[int]]:
         """Label probabilities ``(len(texts), num_labels)``, truncation flags and window counts."""
         mode = long_text or self.long_text
-        _validate(texts)
+        check_texts(texts)
         if not texts:
             return np.zeros((0, len(self.labels)), dtype=np.float32), [], []
         encoded = self.tokenizer.encode(texts)
@@ -252,16 +253,6 @@ class Engine:
 def _stride(max_length: int) -> int:
     """Overlap between consecutive windows of a long text, so no sentence is cut without context."""
     return min(64, max_length // 4)
-
-
-def _validate(texts: Sequence[str]) -> None:
-    if isinstance(texts, str):
-        raise InvalidInputError("expected a list of texts, got a single string")
-    for index, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise InvalidInputError(f"text {index} is {type(text).__name__}, not a string")
-        if not text.strip():
-            raise InvalidInputError(f"text {index} is empty or whitespace only")
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:

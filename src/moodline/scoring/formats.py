@@ -26,13 +26,14 @@ from typing import IO, Any
 from moodline.core.datafiles import parse_jsonl_line
 from moodline.core.errors import DataFileError, MissingDependencyError
 from moodline.core.spreadsheet import spreadsheet_row
+from moodline.core.texts import text_problem
 
 __all__ = [
     "FORMATS",
     "Chunk",
     "TableReader",
     "assemble",
-    "check_text",
+    "text_or_reason",
     "detect_format",
     "estimate_rows",
     "write_part",
@@ -56,28 +57,26 @@ def detect_format(path: Path, explicit: str | None = None) -> str:
     return fmt
 
 
-def check_text(value: object) -> tuple[str | None, str | None]:
-    """``(text, None)`` for a scoreable value, ``(None, reason)`` for a bad one."""
-    if isinstance(value, str):
-        text = value
-    elif value is None:
+def text_or_reason(value: object) -> tuple[str | None, str | None]:
+    """``(text, None)`` for a scoreable cell, ``(None, reason)`` for a bad one.
+
+    Missing, NaN and bytes cells are this module's; the rules for a text are :mod:`moodline.core.texts`.
+    """
+    if value is None:
         return None, "missing text"
-    elif isinstance(value, float) and math.isnan(value):
+    if isinstance(value, float) and math.isnan(value):
         return None, "missing text (NaN)"
-    elif isinstance(value, bytes | bytearray):
+    if isinstance(value, bytes | bytearray):
         try:
-            text = bytes(value).decode("utf-8")
+            value = bytes(value).decode("utf-8")
         except UnicodeDecodeError:
             return None, "text is not valid UTF-8"
-    else:
-        return None, f"text is {type(value).__name__}, not a string"
-    if not text.strip():
-        return None, "empty text"
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:  # bytes that were not UTF-8 arrive as lone surrogates
-        return None, "text is not valid UTF-8"
-    return text, None
+    problem = text_problem(value)
+    if problem is not None:
+        # Short reasons: they fill the output's error column and are counted in the summary.
+        return None, "empty text" if problem.kind == "empty" else f"text {problem.message}"
+    assert isinstance(value, str)
+    return value, None
 
 
 @dataclass
@@ -251,7 +250,7 @@ class TableReader:
             position += 1
             if position <= skip_rows:
                 continue
-            text, error = check_text(values[self.text_index])
+            text, error = text_or_reason(values[self.text_index])
             if self.format != "parquet" and not _valid_utf8(values):
                 values = _repair(values)
             rows.append(values)

@@ -7,8 +7,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from moodline.core.errors import InvalidInputError
 from moodline.core.settings import Settings
+from moodline.core.texts import check_texts
 from moodline.inference.engine import Engine, LongTextMode
 from moodline.inference.prediction import Prediction
 from moodline.inference.three_way import DEFAULT_BAND, ThreeWayScorer, parse_band
@@ -50,20 +50,7 @@ class ServerState:
         return scorer
 
     def validate(self, texts: list[str]) -> None:
-        limits = self.settings
-        if not texts:
-            raise InvalidInputError("no texts given")
-        if len(texts) > limits.max_texts_per_request:
-            raise InvalidInputError(f"{len(texts)} texts in one request; the limit is {limits.max_texts_per_request}")
-        for index, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise InvalidInputError(f"text {index} is not a string")
-            if not text.strip():
-                raise InvalidInputError(f"text {index} is empty or whitespace only")
-            if len(text) > limits.max_text_chars:
-                raise InvalidInputError(
-                    f"text {index} has {len(text):,} characters; the limit is {limits.max_text_chars:,}"
-                )
+        check_texts(texts, max_chars=self.settings.max_text_chars, max_texts=self.settings.max_texts_per_request)
 
     async def score(self, texts: list[str], long_text: LongTextMode | None = None) -> ScoreResult:
         started = time.perf_counter()

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect
 
 from moodline.core.errors import InvalidInputError
+from moodline.core.texts import text_problem
 from moodline.server.dependencies import ERROR_RESPONSES, get_state, key_matches, ready_state, require_api_key
 from moodline.transcripts import parse_transcript
 from moodline.transcripts.insights import analyse
@@ -136,8 +137,10 @@ async def live(websocket: WebSocket) -> None:
                 if not isinstance(event, dict):
                     raise ValueError("expected a JSON object")
                 speaker, text, when = str(event.get("speaker") or "Unknown"), event.get("text"), event.get("time")
-                if not isinstance(text, str) or not text.strip():
-                    raise ValueError("'text' must be a non-empty string")
+                problem = text_problem(text, max_chars=settings.max_text_chars)
+                if problem is not None:
+                    raise ValueError(f"'text' {problem.message}")
+                assert isinstance(text, str)
                 if when is not None and not isinstance(when, (int, float)):
                     raise ValueError("'time' must be a number of seconds")
             except ValueError as exc:  # JSONDecodeError is a ValueError too

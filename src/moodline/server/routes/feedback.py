@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field, model_validator
 
 from moodline.core.errors import InvalidInputError, MissingDependencyError
+from moodline.core.texts import check_text
 from moodline.inference.registry import is_registry_uri
 from moodline.server.dependencies import ERROR_RESPONSES, StateDep, require_api_key
 from moodline.server.errors import ApiError
@@ -113,13 +114,7 @@ async def feedback(body: FeedbackRequest, state: StateDep) -> FeedbackResponse:
             if found is None:
                 raise ApiError(404, f"no logged prediction has the id {body.prediction_id!r}", "prediction_not_found")
             text = found.text
-        assert text is not None
-        if not text.strip():
-            raise InvalidInputError("text is empty or whitespace only")
-        if len(text) > state.settings.max_text_chars:
-            raise InvalidInputError(
-                f"text has {len(text):,} characters; the limit is {state.settings.max_text_chars:,}"
-            )
+        check_text(text, max_chars=state.settings.max_text_chars)
         row = await asyncio.to_thread(store.add_feedback, label=label, text=text, prediction_id=body.prediction_id)
     except StoreError as exc:
         log.error("feedback store: %s", exc.message)
