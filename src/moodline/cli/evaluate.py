@@ -17,6 +17,7 @@ from moodline.cli.options import (
     load_engine,
     model_argument,
 )
+from moodline.core.datafiles import LABELLED_FORMATS
 
 __all__ = ["calibrate", "evaluate"]
 
@@ -77,7 +78,7 @@ def _evaluate_suite(
 @click.option(
     "--format",
     "data_format",
-    type=click.Choice(["csv", "tsv", "jsonl"]),
+    type=click.Choice(LABELLED_FORMATS),
     default=None,
     help="File format (default: from the extension).",
 )

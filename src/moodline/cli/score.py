@@ -15,10 +15,9 @@ from moodline.cli.options import (
     model_help,
     raw_csv_option,
 )
+from moodline.core.datafiles import TABLE_FORMATS
 
 __all__ = ["score"]
-
-SCORE_FORMATS = ["csv", "tsv", "jsonl", "parquet"]
 
 
 @click.command(context_settings=CONTEXT)
@@ -29,13 +28,13 @@ SCORE_FORMATS = ["csv", "tsv", "jsonl", "parquet"]
 @click.option(
     "--format",
     "input_format",
-    type=click.Choice(SCORE_FORMATS),
+    type=click.Choice(TABLE_FORMATS),
     default=None,
     help="Format of IN (default: from its extension).",
 )
 @click.option(
     "--output-format",
-    type=click.Choice(SCORE_FORMATS),
+    type=click.Choice(TABLE_FORMATS),
     default=None,
     help="Format of OUT (default: from its extension).",
 )

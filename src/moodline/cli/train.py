@@ -12,6 +12,7 @@ from moodline.cli.options import (
     CONTEXT,
     data_root_option,
 )
+from moodline.core.datafiles import LABELLED_FORMATS
 from moodline.core.errors import InvalidInputError
 
 __all__ = ["average", "export", "train"]
@@ -66,7 +67,7 @@ __all__ = ["average", "export", "train"]
 @click.option(
     "--labels", "label_names", default=None, help="Comma-separated label names in id order, e.g. NEGATIVE,POSITIVE."
 )
-@click.option("--format", "data_format", type=click.Choice(["csv", "tsv", "jsonl"]), default=None)
+@click.option("--format", "data_format", type=click.Choice(LABELLED_FORMATS), default=None)
 @click.option("--limit", type=int, default=None, help="Use only the first N rows of --data.")
 @click.option("--epochs", type=int, default=3, show_default=True)
 @click.option("--batch-size", type=int, default=32, show_default=True)

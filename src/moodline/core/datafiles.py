@@ -18,9 +18,22 @@ from typing import Any
 
 from moodline.core.errors import DataFileError, InvalidInputError
 
-__all__ = ["LabelledData", "detect_format", "parse_jsonl_line", "read_labelled", "read_rows", "split_holdout"]
+__all__ = [
+    "LABELLED_FORMATS",
+    "TABLE_FORMATS",
+    "LabelledData",
+    "parse_jsonl_line",
+    "read_labelled",
+    "read_rows",
+    "split_holdout",
+    "table_format",
+]
 
-FORMATS = ("csv", "tsv", "jsonl")
+# Every tabular file format moodline reads or writes, by the name --format takes.
+TABLE_FORMATS = ("csv", "tsv", "jsonl", "parquet")
+# Those that labelled data (training, evaluation, registry checks) may come in.
+LABELLED_FORMATS = ("csv", "tsv", "jsonl")
+_EXTENSION_ALIASES = {"json": "jsonl", "ndjson": "jsonl", "txt": "tsv", "pq": "parquet"}
 
 
 def parse_jsonl_line(path: Path, number: int, line: str) -> dict[str, Any]:
@@ -34,13 +47,18 @@ def parse_jsonl_line(path: Path, number: int, line: str) -> dict[str, Any]:
     return record
 
 
-def detect_format(path: Path, explicit: str | None = None) -> str:
-    """Return ``csv``, ``tsv`` or ``jsonl`` from ``explicit`` or the file extension."""
+def table_format(path: Path, explicit: str | None = None, formats: Sequence[str] = TABLE_FORMATS) -> str:
+    """One of ``formats``, from ``explicit`` or the file extension (``.json`` and ``.ndjson`` mean JSON Lines).
+
+    Example::
+
+        table_format(Path("reviews.ndjson"))   # 'jsonl'
+    """
     fmt = (explicit or path.suffix.lstrip(".")).lower()
-    fmt = {"json": "jsonl", "ndjson": "jsonl", "txt": "tsv"}.get(fmt, fmt)
-    if fmt not in FORMATS:
+    fmt = _EXTENSION_ALIASES.get(fmt, fmt)
+    if fmt not in formats:
         raise DataFileError(
-            f"{path}: cannot tell the format from the extension {path.suffix!r}; pass --format ({', '.join(FORMATS)})"
+            f"{path}: cannot tell the format from the extension {path.suffix!r}; pass --format ({', '.join(formats)})"
         )
     return fmt
 
@@ -54,7 +72,7 @@ def read_rows(path: str | Path, fmt: str | None = None) -> Iterator[tuple[int, d
     path = Path(path)
     if not path.is_file():
         raise DataFileError(f"{path}: no such file")
-    fmt = detect_format(path, fmt)
+    fmt = table_format(path, fmt, LABELLED_FORMATS)
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             if fmt == "jsonl":

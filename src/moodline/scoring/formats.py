@@ -23,38 +23,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from moodline.core.datafiles import parse_jsonl_line
+from moodline.core.datafiles import parse_jsonl_line, table_format
 from moodline.core.errors import DataFileError, MissingDependencyError
 from moodline.core.spreadsheet import spreadsheet_row
 from moodline.core.texts import text_problem
 
 __all__ = [
-    "FORMATS",
     "Chunk",
     "TableReader",
     "assemble",
     "text_or_reason",
-    "detect_format",
     "estimate_rows",
     "write_part",
 ]
 
-FORMATS = ("csv", "tsv", "jsonl", "parquet")
-_ALIASES = {"json": "jsonl", "ndjson": "jsonl", "txt": "tsv", "pq": "parquet"}
 
 # CSV fields may be long (whole reviews, documents); the default limit is 128 KiB.
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
-
-
-def detect_format(path: Path, explicit: str | None = None) -> str:
-    """``csv``, ``tsv``, ``jsonl`` or ``parquet``, from ``explicit`` or the file extension."""
-    fmt = (explicit or path.suffix.lstrip(".")).lower()
-    fmt = _ALIASES.get(fmt, fmt)
-    if fmt not in FORMATS:
-        raise DataFileError(
-            f"{path}: cannot tell the format from the extension {path.suffix!r}; pass --format ({', '.join(FORMATS)})"
-        )
-    return fmt
 
 
 def text_or_reason(value: object) -> tuple[str | None, str | None]:
@@ -123,7 +108,7 @@ class TableReader:
         if not path.is_file():
             raise DataFileError(f"{path}: no such file")
         self.path = path
-        self.format = detect_format(path, fmt)
+        self.format = table_format(path, fmt)
         self.text_column = text_column
         self.id_column = id_column
         self.columns, self.schema = self._header()

@@ -34,9 +34,10 @@ from typing import Any
 
 import numpy as np
 
+from moodline.core.datafiles import table_format
 from moodline.core.errors import InvalidInputError
 from moodline.core.progress import progress_bar
-from moodline.scoring.formats import Chunk, TableReader, assemble, detect_format, estimate_rows, write_part
+from moodline.scoring.formats import Chunk, TableReader, assemble, estimate_rows, write_part
 
 __all__ = ["ScoreOptions", "ScoreSummary", "output_columns", "score_file", "work_directory"]
 
@@ -292,7 +293,7 @@ def score_file(
     started = time.perf_counter()
     check_paths(source, output)
     reader = TableReader(source, options.input_format, options.text_column, options.id_column)
-    out_format = detect_format(output, options.output_format)
+    out_format = table_format(output, options.output_format)
     labels = list(engine.labels)
     columns = output_columns(reader.columns, labels, options.prefix)
     types = output_types(reader, columns, len(reader.columns)) if out_format == "parquet" else {}

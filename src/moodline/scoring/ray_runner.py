@@ -30,9 +30,10 @@ from typing import Any
 
 import numpy as np
 
+from moodline.core.datafiles import table_format
 from moodline.core.errors import InvalidInputError, MissingDependencyError, MoodlineError
 from moodline.core.progress import progress_bar
-from moodline.scoring.formats import Chunk, TableReader, assemble, detect_format, estimate_rows, write_part
+from moodline.scoring.formats import Chunk, TableReader, assemble, estimate_rows, write_part
 from moodline.scoring.job import (
     MAX_EXAMPLES,
     ScoreOptions,
@@ -179,7 +180,7 @@ def score_file_ray(
     if output.exists() and not overwrite:
         raise InvalidInputError(f"{output} exists; pass --overwrite to replace it")
     reader = TableReader(source, options.input_format, options.text_column, options.id_column)
-    out_format = detect_format(output, options.output_format)
+    out_format = table_format(output, options.output_format)
     threads = threads or 1
     model = str(Path(model).resolve()) if model is not None and Path(model).exists() else model
     try:

@@ -15,11 +15,11 @@ from moodline.transcripts.captions import SbvParser, SrtParser, VttParser
 from moodline.transcripts.errors import TranscriptParseError
 from moodline.transcripts.model import Cue, Transcript, Turn, Utterance
 from moodline.transcripts.parsers import (
-    FORMATS,
     PARSERS,
+    TRANSCRIPT_FORMATS,
     TranscriptParser,
     decode_transcript,
-    detect_format,
+    detect_transcript_format,
     get_parser,
     parse_transcript,
     read_transcript,
@@ -32,7 +32,7 @@ from moodline.transcripts.text_exports import OtterParser, PlainParser
 from moodline.transcripts.timestamps import format_timestamp, parse_timestamp
 
 __all__ = [
-    "FORMATS",
+    "TRANSCRIPT_FORMATS",
     "PARSERS",
     "UNKNOWN_SPEAKER",
     "CsvParser",
@@ -49,7 +49,7 @@ __all__ = [
     "Utterance",
     "VttParser",
     "decode_transcript",
-    "detect_format",
+    "detect_transcript_format",
     "format_timestamp",
     "get_parser",
     "parse_timestamp",
