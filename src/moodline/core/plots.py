@@ -10,10 +10,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["plot_calibration_grid", "plot_confusion_matrix", "plot_reliability", "plot_training_curve"]
+from moodline.core.durable import durable_path
+
+__all__ = [
+    "plot_calibration_grid",
+    "plot_confusion_matrix",
+    "plot_reliability",
+    "plot_training_curve",
+    "pyplot",
+    "save_figure",
+]
 
 
-def _pyplot() -> Any:
+def pyplot() -> Any:
+    """matplotlib's pyplot on the Agg backend, imported on first use (matplotlib is slow to import)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -22,9 +32,18 @@ def _pyplot() -> Any:
     return plt
 
 
+def save_figure(fig: Any, path: Path, *, dpi: int) -> None:
+    """Write ``fig`` as a PNG at ``path``, complete or absent, and free it."""
+    try:
+        with durable_path(path) as temporary:
+            fig.savefig(temporary, dpi=dpi, format="png")
+    finally:
+        pyplot().close(fig)
+
+
 def plot_training_curve(history: Sequence[dict[str, Any]], losses: Sequence[tuple[int, float]], path: Path) -> None:
     """Training loss per step (with a moving average) and dev accuracy per epoch."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
     if losses:
         steps = [s for s, _ in losses]
@@ -50,12 +69,11 @@ def plot_training_curve(history: Sequence[dict[str, Any]], losses: Sequence[tupl
         )
     ax_acc.set(title="Dev accuracy", xlabel="epoch", ylabel="accuracy")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
 def plot_confusion_matrix(matrix: Sequence[Sequence[int]], labels: Sequence[str], path: Path) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     size = max(4.0, 1.2 * len(labels) + 2)
     fig, ax = plt.subplots(figsize=(size, size * 0.85))
     image = ax.imshow(matrix, cmap="Blues")
@@ -68,13 +86,12 @@ def plot_confusion_matrix(matrix: Sequence[Sequence[int]], labels: Sequence[str]
             ax.text(j, i, str(value), ha="center", va="center", color="white" if value > top / 2 else "black")
     ax.set(title="Confusion matrix", xlabel="predicted", ylabel="true")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
 def plot_reliability(bins: Sequence[dict[str, float]], ece: float, path: Path) -> None:
     """Reliability diagram: accuracy vs confidence per bin, with the diagonal of perfect calibration."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 5))
     filled = [b for b in bins if b["count"] > 0]
     centres = [(b["lower"] + b["upper"]) / 2 for b in filled]
@@ -85,15 +102,14 @@ def plot_reliability(bins: Sequence[dict[str, float]], ece: float, path: Path) -
     ax.set(title=f"Reliability (ECE {ece:.3f})", xlabel="confidence", ylabel="accuracy", xlim=(0, 1), ylim=(0, 1))
     ax.legend(loc="upper left")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
 def plot_calibration_grid(
     curves: Sequence[tuple[str, Sequence[dict[str, float]], float, Sequence[dict[str, float]], float]], path: Path
 ) -> None:
     """One reliability diagram per dev set, before and after calibration: ``(name, bins, ece, bins, ece)``."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(2, len(curves), figsize=(3.2 * len(curves), 6.4), squeeze=False)
     for column, (name, before, ece_before, after, ece_after) in enumerate(curves):
         for row, (bins, ece, when) in enumerate(((before, ece_before, "before"), (after, ece_after, "after"))):
@@ -108,5 +124,4 @@ def plot_calibration_grid(
             ax.title.set_fontsize(9)
     fig.supxlabel("confidence (bars: accuracy, dots: mean confidence)")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path, dpi=100)

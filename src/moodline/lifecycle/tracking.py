@@ -24,6 +24,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Protocol
 
+from moodline.core.durable import write_atomically
 from moodline.core.errors import MissingDependencyError
 from moodline.core.locations import data_dir
 from moodline.core.settings import Settings
@@ -203,7 +204,7 @@ def log_training_outputs(tracker: Tracker, args: Any, metrics: dict[str, Any]) -
             report = evaluate(engine, data, plots_dir=plots)
             report.pop("plots", None)
             report["model"].pop("path", None)
-            (plots / "report.json").write_text(json.dumps(report, indent=2))
+            write_atomically(plots / "report.json", json.dumps(report, indent=2))
             tracker.log_artifact(plots, plots.name)
             tracker.log_metrics(
                 {

@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 import shutil
 import sys
 from collections.abc import Iterator, Sequence
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from moodline.core.datafiles import parse_jsonl_line, table_format
+from moodline.core.durable import durable_path
 from moodline.core.errors import DataFileError, MissingDependencyError
 from moodline.core.spreadsheet import spreadsheet_row
 from moodline.core.texts import text_problem
@@ -346,18 +346,13 @@ def write_part(
     *,
     raw_csv: bool = False,
 ) -> None:
-    """Write one part durably: a temporary file, fsync, then rename to ``path``."""
-    temporary = path.with_name(path.name + ".tmp")
-    if fmt == "parquet":
-        _parquet().write_table(parquet_table(columns, rows, types), temporary)
-        with temporary.open("rb+") as handle:
-            os.fsync(handle.fileno())
-    else:
-        with temporary.open("w", encoding="utf-8", newline="") as handle:
-            write_text_rows(handle, fmt, columns, rows, raw_csv=raw_csv)
-            handle.flush()
-            os.fsync(handle.fileno())
-    os.replace(temporary, path)
+    """Write one part so that ``path`` is complete or absent (:func:`~moodline.core.durable.durable_path`)."""
+    with durable_path(path) as temporary:
+        if fmt == "parquet":
+            _parquet().write_table(parquet_table(columns, rows, types), temporary)
+        else:
+            with temporary.open("w", encoding="utf-8", newline="") as handle:
+                write_text_rows(handle, fmt, columns, rows, raw_csv=raw_csv)
 
 
 def assemble(
@@ -369,7 +364,10 @@ def assemble(
     *,
     raw_csv: bool = False,
 ) -> None:
-    """Stream ``parts`` into ``target`` (header first for CSV/TSV, neutralised unless ``raw_csv``) and fsync it."""
+    """Stream ``parts`` into ``target`` (header first for CSV/TSV, neutralised unless ``raw_csv``).
+
+    ``target`` is a temporary the caller makes durable and renames (:func:`~moodline.core.durable.durable_path`).
+    """
     if fmt == "parquet":
         pa, pq = _arrow(), _parquet()
         schemas = [pq.read_schema(part) for part in parts] or [parquet_table(columns, [], types).schema]
@@ -383,8 +381,6 @@ def assemble(
             for part in parts:
                 with part.open("rb") as source:
                     shutil.copyfileobj(source, out, 1 << 20)
-    with target.open("rb+") as handle:
-        os.fsync(handle.fileno())
 
 
 def _arrow() -> Any:

@@ -23,7 +23,6 @@ import json
 import os
 import queue
 import shutil
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -35,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from moodline.core.datafiles import table_format
+from moodline.core.durable import durable_path, write_atomically
 from moodline.core.errors import InvalidInputError
 from moodline.core.progress import progress_bar
 from moodline.scoring.formats import Chunk, TableReader, assemble, estimate_rows, write_part
@@ -152,22 +152,8 @@ def _fingerprint(path: Path) -> dict[str, Any]:
     return {"path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "head_sha256": head}
 
 
-def _fsync_directory(directory: Path) -> None:
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
 def _write_json_durably(path: Path, data: dict[str, Any]) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    with temporary.open("w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=1)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-    _fsync_directory(path.parent)
+    write_atomically(path, json.dumps(data, indent=1))
 
 
 class _Work:
@@ -387,14 +373,5 @@ def _publish(
     raw_csv: bool,
 ) -> None:
     """Assemble into a temporary file in ``scratch`` (same file system as ``output``), then rename it into place."""
-    handle, name = tempfile.mkstemp(prefix="assembled.", suffix=".tmp", dir=scratch)
-    os.close(handle)
-    temporary = Path(name)
-    try:
+    with durable_path(output, scratch=scratch) as temporary:
         assemble(parts, fmt, columns, types, temporary, raw_csv=raw_csv)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, output)
-        _fsync_directory(output.parent)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise

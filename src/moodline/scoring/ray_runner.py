@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from moodline.core.datafiles import table_format
+from moodline.core.durable import durable_path
 from moodline.core.errors import InvalidInputError, MissingDependencyError, MoodlineError
 from moodline.core.progress import progress_bar
 from moodline.scoring.formats import Chunk, TableReader, assemble, estimate_rows, write_part
@@ -268,10 +269,8 @@ def _run(
                 bar.update(len(chunk))
             bar.total = bar.n
             bar.refresh()
-        assembled = scratch / "assembled.tmp"
-        assemble(parts, out_format, columns, types, assembled, raw_csv=options.raw_csv)
-        assembled.chmod(0o644)
-        assembled.replace(output)
+        with durable_path(output, scratch=scratch) as assembled:
+            assemble(parts, out_format, columns, types, assembled, raw_csv=options.raw_csv)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return ScoreSummary(

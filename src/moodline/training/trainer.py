@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from moodline.core.datafiles import LabelledData, read_labelled, split_holdout
+from moodline.core.durable import move_durably, staged_directory, write_atomically
 from moodline.core.errors import InvalidInputError
 from moodline.core.progress import progress_bar
 from moodline.inference.bucketing import shuffled_bucket_batches, sorted_batches
@@ -478,12 +479,9 @@ def _restore_rng(saved: dict[str, Any]) -> None:
 
 
 def _save_model(model: Any, directory: Path) -> None:
-    """Write to a sibling temp directory, then swap it in: a crash never leaves half a model."""
-    temporary = directory.with_name(directory.name + ".tmp")
-    shutil.rmtree(temporary, ignore_errors=True)
-    model.save_pretrained(temporary)
-    shutil.rmtree(directory, ignore_errors=True)
-    temporary.rename(directory)
+    """A crash never leaves half a model: it is built beside ``directory`` and swapped in whole."""
+    with staged_directory(directory) as work:
+        model.save_pretrained(work)
 
 
 def _save_checkpoint(
@@ -491,18 +489,17 @@ def _save_checkpoint(
 ) -> None:
     import torch
 
-    root = output / CHECKPOINTS
-    target = root / f"step-{step}"
-    temporary = root / f"step-{step}.tmp"
-    shutil.rmtree(temporary, ignore_errors=True)
-    temporary.mkdir(parents=True)
-    model.save_pretrained(temporary / "model")
-    torch.save(
-        {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "state": state, "rng": _rng_state()},
-        temporary / STATE_FILE,
-    )
-    shutil.rmtree(target, ignore_errors=True)
-    temporary.rename(target)
+    with staged_directory(output / CHECKPOINTS / f"step-{step}") as work:
+        model.save_pretrained(work / "model")
+        torch.save(
+            {
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "state": state,
+                "rng": _rng_state(),
+            },
+            work / STATE_FILE,
+        )
     for old in _checkpoints(output)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
 
@@ -537,10 +534,7 @@ def _publish(output: Path, staging: Path, metrics: dict[str, Any], losses: list[
     """Move the best model and tokenizer into ``output``, then write metrics last as the 'done' mark."""
     from moodline.core.plots import plot_training_curve
 
-    for source in [*(staging / "best").iterdir(), *(staging / "tokenizer").iterdir()]:
-        os.replace(source, output / source.name)
+    move_durably([*(staging / "best").iterdir(), *(staging / "tokenizer").iterdir()], output)
     shutil.rmtree(staging, ignore_errors=True)
     plot_training_curve(metrics["history"], losses, output / "training_curve.png")
-    temporary = output / "metrics.json.tmp"
-    temporary.write_text(json.dumps(metrics, indent=2))
-    os.replace(temporary, output / "metrics.json")
+    write_atomically(output / "metrics.json", json.dumps(metrics, indent=2))
