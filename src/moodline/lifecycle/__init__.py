@@ -10,6 +10,8 @@ Modules, one concern each::
     alerts.py          outbox delivery by email (SMTP) and webhook, once per failing episode
     retrain.py         train a challenger on base data + feedback, promote it only if better
     services.py        the in-server jobs: prediction log, periodic checks, alias polling and hot swap
+    hooks.py           how a server starts and stops those jobs (importable without the extra)
+    host.py            ModelHost: what the jobs need from the server (the engine and a way to swap it)
 
 The commands (``moodline registry``, ``monitor``, ``retrain``) are in :mod:`moodline.cli.lifecycle`;
 reading ``models:/`` URIs is :mod:`moodline.inference.registry`.

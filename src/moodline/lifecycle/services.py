@@ -28,29 +28,16 @@ from moodline.inference.engine import Engine
 from moodline.inference.registry import RegistryReader, is_registry_uri, parse_models_uri
 from moodline.lifecycle.alerts import AlertDispatcher
 from moodline.lifecycle.checks import ModelFacts, Monitor, MonitorReport
+from moodline.lifecycle.host import ModelHost
 from moodline.lifecycle.prediction_log import PredictionLogger
 from moodline.lifecycle.store import Store
 
-__all__ = ["LifecycleServices", "settings_env", "swap_engine"]
+__all__ = ["LifecycleServices", "settings_env"]
 
 log = logging.getLogger("moodline.lifecycle")
 
 # A newly failing check among these starts a retraining (model age alone does not: new data would not help).
 RETRAIN_TRIGGERS = {"accuracy", "label_drift", "confidence_drift", "length_drift", "oov_drift"}
-
-
-def swap_engine(state: Any, engine: Engine) -> None:
-    """Make ``engine`` the served model.
-
-    The batcher looks its engine up once per batch, so a batch already running finishes on the old
-    model and the next one uses the new. The cache needs no clearing: its keys hold the model version.
-    The batcher is switched first so that a request keyed with the new version is never scored by
-    the old model.
-    """
-    if state.batcher is not None:
-        state.batcher.engine = engine
-    state.engine = engine
-    state.extra.pop("three_way", None)
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
@@ -106,11 +93,11 @@ class MonitorGauges:
 
 
 class LifecycleServices:
-    """Started and stopped by the app lifespan; reachable as ``state.extra["lifecycle"]``."""
+    """The lifecycle jobs of one serving process; started and stopped through :mod:`moodline.lifecycle.hooks`."""
 
-    def __init__(self, state: Any) -> None:
-        self.state = state
-        self.settings: Settings = state.settings
+    def __init__(self, host: ModelHost) -> None:
+        self.host = host
+        self.settings: Settings = host.settings
         self._store: Store | None = None
         self._store_lock = asyncio.Lock()
         self.logger: PredictionLogger | None = None
@@ -133,9 +120,8 @@ class LifecycleServices:
                 await self.store(), sample_rate=s.prediction_sample_rate, max_queue=s.prediction_log_queue
             )
             self.logger.start()
-            self.state.extra["prediction_log"] = self.logger
         if s.monitor_interval_s > 0:
-            self.gauges = MonitorGauges(self.state.metrics.registry)
+            self.gauges = MonitorGauges(self.host.metrics_registry)
             self._tasks.append(asyncio.create_task(self._every(s.monitor_interval_s, self.check_once), name="monitor"))
         if is_registry_uri(s.model) and s.champion_poll_s > 0:
             self._tasks.append(asyncio.create_task(self._every(s.champion_poll_s, self.follow_alias), name="champion"))
@@ -151,7 +137,7 @@ class LifecycleServices:
         self._tasks.clear()
         if self.logger is not None:
             await asyncio.to_thread(self.logger.close)
-            self.state.extra.pop("prediction_log", None)
+            self.logger = None
 
     async def _every(self, seconds: float, job: Any) -> None:
         while True:
@@ -166,7 +152,7 @@ class LifecycleServices:
     async def run_checks(self) -> MonitorReport:
         """Run every check now against the served model."""
         store = await self.store()
-        engine = self.state.engine
+        engine = self.host.served_engine()
         facts = ModelFacts.of(engine, self.settings)
         report = await asyncio.to_thread(lambda: Monitor(store, self.settings, engine, facts).run())
         self.last_report = report
@@ -207,10 +193,10 @@ class LifecycleServices:
             return  # a numbered version never changes
         registry = RegistryReader(self.settings, name)
         found = await asyncio.to_thread(registry.get, alias)
-        current = ModelFacts.of(self.state.engine, self.settings).registry_version
+        current = ModelFacts.of(self.host.served_engine(), self.settings).registry_version
         if found is None or found.version == current:
             return
         directory = await asyncio.to_thread(registry.download, found)
         engine = await asyncio.to_thread(Engine.for_serving, self.settings, directory)
-        swap_engine(self.state, engine)
+        self.host.swap_engine(engine)
         log.warning("now serving %s version %s (%s@%s)", engine.info.name, engine.info.version, name, alias)

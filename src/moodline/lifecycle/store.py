@@ -321,10 +321,6 @@ class Store:
         result: bool = self._run(flip)
         return result
 
-    def failing_checks(self) -> dict[str, float]:
-        rows = self._run(lambda c: c.execute(check_state.select().where(check_state.c.failing.is_(True))).all())
-        return {r.name: r.since for r in rows}
-
     # Alert outbox
 
     def enqueue_alert(self, dedupe_key: str, channels: Iterable[str], subject: str, body: str) -> list[int]:

@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from moodline import __version__
 from moodline.core.settings import Settings, get_settings
 from moodline.inference.engine import Engine
+from moodline.lifecycle.hooks import start_lifecycle, stop_lifecycle
 from moodline.server.batching import DynamicBatcher
 from moodline.server.cache import LRUCache, PredictionCache, RedisCache
 from moodline.server.dependencies import INSTANCE_ID
@@ -29,7 +30,6 @@ from moodline.server.middleware import BodySizeLimit, ConnectionRecycling, Insta
 from moodline.server.routes import health, predict
 from moodline.server.routes.conversations import router as conversations_router
 from moodline.server.routes.feedback import router as feedback_router
-from moodline.server.routes.feedback import start_lifecycle, stop_lifecycle
 from moodline.server.service import ServerState
 from moodline.server.web import mount_web
 
@@ -68,7 +68,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         log.info(
             "serving %s (version %s, %s)", state.engine.info.name, state.engine.info.version, state.engine.info.backend
         )
-        await start_lifecycle(state)
+        state.lifecycle = await start_lifecycle(state)
         if settings.gc_freeze:
             # Libraries, model and app live as long as the process, yet every full garbage collection
             # walked them all: 30-80 ms with the event loop stopped, every few seconds under load,
@@ -81,7 +81,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             # Stop taking new work, then finish what is queued: a SIGTERM drains, it does not drop.
             state.ready = False
             await state.batcher.stop(drain=True)
-            await stop_lifecycle(state)
+            await stop_lifecycle(state.lifecycle)
 
     app = FastAPI(
         title="moodline",

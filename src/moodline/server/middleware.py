@@ -12,7 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from moodline.server.errors import error_response
 from moodline.server.metrics import Metrics
 
-__all__ = ["BodySizeLimit", "InstanceHeader", "RequestMetrics"]
+__all__ = ["BodySizeLimit", "ConnectionRecycling", "InstanceHeader", "RequestMetrics"]
 
 
 # How much of a refused body the server reads and throws away, and for how long, so that the 413 reaches

@@ -5,16 +5,21 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from moodline.core.settings import Settings
 from moodline.core.texts import check_texts
 from moodline.inference.engine import Engine, LongTextMode
 from moodline.inference.prediction import Prediction
 from moodline.inference.three_way import DEFAULT_BAND, ThreeWayScorer, parse_band
+from moodline.lifecycle.hooks import open_lifecycle
 from moodline.server.batching import BatchTiming, DynamicBatcher
 from moodline.server.cache import PredictionCache, cache_key
 from moodline.server.metrics import Metrics
+
+if TYPE_CHECKING:
+    from moodline.lifecycle.prediction_log import PredictionLogger
+    from moodline.lifecycle.services import LifecycleServices
 
 __all__ = ["ScoreResult", "ServerState"]
 
@@ -30,7 +35,11 @@ class ScoreResult:
 
 @dataclass
 class ServerState:
-    """Everything a running app holds; created by ``create_app``, filled in by its lifespan."""
+    """Everything a running app holds; created by ``create_app``, filled in by its lifespan.
+
+    It is the lifecycle's :class:`~moodline.lifecycle.hooks.ModelHost`: the monitor reads the served
+    engine through it and hot swap replaces the engine through it.
+    """
 
     settings: Settings
     metrics: Metrics
@@ -38,16 +47,47 @@ class ServerState:
     batcher: DynamicBatcher | None = None
     cache: PredictionCache | None = None
     ready: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
+    lifecycle: LifecycleServices | None = None
+    _three_way: ThreeWayScorer | None = field(default=None, repr=False)
+
+    @property
+    def metrics_registry(self) -> Any:
+        return self.metrics.registry
+
+    @property
+    def prediction_log(self) -> PredictionLogger | None:
+        """The lifecycle's prediction log, when the settings sample predictions."""
+        return self.lifecycle.logger if self.lifecycle is not None else None
+
+    def served_engine(self) -> Engine:
+        assert self.engine is not None  # guaranteed once ready
+        return self.engine
+
+    def swap_engine(self, engine: Engine) -> None:
+        """Make ``engine`` the served model.
+
+        The batcher looks its engine up once per batch, so a batch already running finishes on the old
+        model and the next one uses the new. The cache needs no clearing: its keys hold the model version.
+        The batcher is switched first so that a request keyed with the new version is never scored by
+        the old model.
+        """
+        if self.batcher is not None:
+            self.batcher.engine = engine
+        self.engine = engine
+        self._three_way = None
+
+    def lifecycle_services(self) -> LifecycleServices:
+        """The lifecycle services, opened on first use (feedback needs the store even when nothing is logged)."""
+        if self.lifecycle is None:
+            self.lifecycle = open_lifecycle(self)
+        return self.lifecycle
 
     def three_way_scorer(self) -> ThreeWayScorer:
         """The three-way view of the loaded model (made once, on first use)."""
-        scorer = self.extra.get("three_way")
-        if scorer is None:
-            assert self.engine is not None
+        if self._three_way is None:
             band = parse_band(self.settings.neutral_band) if self.settings.neutral_band else DEFAULT_BAND
-            scorer = self.extra["three_way"] = ThreeWayScorer(self.engine, band)
-        return scorer
+            self._three_way = ThreeWayScorer(self.served_engine(), band)
+        return self._three_way
 
     def validate(self, texts: list[str]) -> None:
         check_texts(texts, max_chars=self.settings.max_text_chars, max_texts=self.settings.max_texts_per_request)
@@ -75,7 +115,7 @@ class ServerState:
                 results[index] = prediction
             await self._cache_set([(keys[i], p) for i, p in zip(missing, fresh, strict=True)])
         predictions = [p for p in results if p is not None]
-        logger = self.extra.get("prediction_log")  # lifecycle prediction log; never blocks (bounded queue)
+        logger = self.prediction_log  # never blocks (bounded queue)
         ids = logger.record(texts, predictions, self.engine.info.name, self.engine.info.version) if logger else []
         return ScoreResult(predictions, timing, time.perf_counter() - started, hits, ids)
 

@@ -1,30 +1,24 @@
 """Lifecycle endpoints: ``POST /feedback`` (the true label of a prediction) and ``GET /monitor`` (checks now).
 
-Also the hooks the app lifespan calls to start and stop the lifecycle services (prediction log,
-periodic checks, champion alias polling); the lifecycle package is imported only when used, so a
-server without the ``lifecycle`` extra runs as before.
+Both need the lifecycle store; without the ``lifecycle`` extra they answer with the extra to install.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field, model_validator
 
-from moodline.core.errors import InvalidInputError, MissingDependencyError
+from moodline.core.errors import InvalidInputError
 from moodline.core.texts import check_text
-from moodline.inference.registry import is_registry_uri
 from moodline.server.dependencies import ERROR_RESPONSES, StateDep, require_api_key
 from moodline.server.errors import ApiError
 from moodline.server.service import ServerState
 
-if TYPE_CHECKING:
-    from moodline.lifecycle.services import LifecycleServices
-
-__all__ = ["lifecycle_services", "router", "start_lifecycle", "stop_lifecycle"]
+__all__ = ["router"]
 
 log = logging.getLogger("moodline.server")
 
@@ -51,42 +45,11 @@ class FeedbackResponse(BaseModel):
     label: str
 
 
-def lifecycle_services(state: ServerState) -> LifecycleServices:
-    """The app's lifecycle services, created on first use."""
-    services = state.extra.get("lifecycle")
-    if services is None:
-        try:
-            from moodline.lifecycle.services import LifecycleServices
-        except ImportError as exc:
-            raise MissingDependencyError(
-                f"the model lifecycle needs the lifecycle extra ({exc.name} is missing): "
-                "pip install 'moodline[lifecycle]'"
-            ) from exc
-        services = state.extra["lifecycle"] = LifecycleServices(state)
-    return services
-
-
-def lifecycle_wanted(state: ServerState) -> bool:
-    s = state.settings
-    return s.prediction_sample_rate > 0 or s.monitor_interval_s > 0 or is_registry_uri(s.model)
-
-
-async def start_lifecycle(state: ServerState) -> None:
-    if lifecycle_wanted(state):
-        await lifecycle_services(state).start()
-
-
-async def stop_lifecycle(state: ServerState) -> None:
-    services = state.extra.get("lifecycle")
-    if services is not None:
-        await services.stop()
-
-
 async def _store(state: ServerState) -> Any:
     from moodline.lifecycle.store import StoreError
 
     try:
-        return await lifecycle_services(state).store()
+        return await state.lifecycle_services().store()
     except StoreError as exc:
         log.error("feedback store: %s", exc.message)
         raise ApiError(503, "the feedback store is unavailable; try again later", "store_unavailable") from exc
@@ -107,7 +70,7 @@ async def feedback(body: FeedbackRequest, state: StateDep) -> FeedbackResponse:
     try:
         if body.prediction_id is not None:
             found = await asyncio.to_thread(store.get_prediction, body.prediction_id)
-            logger = state.extra.get("prediction_log")
+            logger = state.prediction_log
             if found is None and logger is not None:  # it may still be queued for writing
                 await asyncio.to_thread(logger.flush, 2.0)
                 found = await asyncio.to_thread(store.get_prediction, body.prediction_id)
@@ -129,7 +92,7 @@ async def monitor(state: StateDep) -> dict[str, Any]:
 
     await _store(state)
     try:
-        report = await lifecycle_services(state).run_checks()
+        report = await state.lifecycle_services().run_checks()
     except StoreError as exc:
         log.error("monitor: %s", exc.message)
         raise ApiError(503, "the prediction store is unavailable; try again later", "store_unavailable") from exc

@@ -1,0 +1,28 @@
+"""The one thing the lifecycle knows about a server: :class:`ModelHost`.
+
+The lifecycle sits below the server, so it cannot import the server's state; the server's state
+satisfies this protocol instead, and hot swap and the monitor go through it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from moodline.core.settings import Settings
+from moodline.inference.engine import Engine
+
+__all__ = ["ModelHost"]
+
+
+class ModelHost(Protocol):
+    """What the lifecycle needs from whatever serves the model: the settings, the model, a way to swap it."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def metrics_registry(self) -> Any: ...
+
+    def served_engine(self) -> Engine: ...
+
+    def swap_engine(self, engine: Engine) -> None: ...
