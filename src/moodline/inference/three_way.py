@@ -34,6 +34,9 @@ from moodline.inference.prediction import Prediction
 __all__ = [
     "BINARY_BAND",
     "DEFAULT_BAND",
+    "NEGATIVE",
+    "NEUTRAL",
+    "POSITIVE",
     "THREE_WAY_LABELS",
     "ThreeWayBand",
     "ThreeWayPrediction",
@@ -44,6 +47,7 @@ __all__ = [
 ]
 
 THREE_WAY_LABELS: tuple[str, str, str] = ("negative", "neutral", "positive")
+# Three-way label ids: the column order of ThreeWayScorer.matrix and the labels tune_band takes.
 NEGATIVE, NEUTRAL, POSITIVE = 0, 1, 2
 _MARKERS = ("neg", "neu", "pos")
 
