@@ -280,3 +280,17 @@ def test_punctuation_dropout_removes_the_final_mark_reproducibly(tiny_hf_model, 
     assert all(ids == plain for ids, row in zip(first, batch, strict=True) if row == 3)
     trainer.args.punctuation_dropout = 0.0
     assert trainer._batch_ids(batch, epoch=1, number=7) == [trainer.train_ids[i] for i in batch]
+
+
+def test_rows_in_memory_train_like_the_same_rows_from_a_file(tiny_hf_model, tmp_path):
+    from moodline.core.datafiles import read_labelled
+
+    source = synthetic_tsv(tmp_path / "train.tsv", 192)
+    rows = read_labelled(source, label_names=["NEGATIVE", "POSITIVE"])
+    from_file = train(tiny_args(tmp_path, tiny_hf_model, "file"))
+    from_rows = train(run_args(tmp_path, tiny_hf_model, "rows", {"train_rows": rows}))
+    assert from_rows["history"] == from_file["history"]
+    assert from_rows["arguments"]["train_rows"] == 192
+    assert not list((tmp_path / "rows").glob("*.jsonl"))
+    with pytest.raises(InvalidInputError, match="either train_file"):
+        TrainingArguments(output_dir=str(tmp_path), train_file=str(source), train_rows=rows)

@@ -143,15 +143,8 @@ def retrain(
     tracker = MlflowTracker(settings, RETRAIN_EXPERIMENT, f"retrain-{settings.registry_name}")
     with tracked_run(tracker), tempfile.TemporaryDirectory(prefix="retrain-", dir=_work_root(settings)) as scratch:
         work = Path(scratch)
-        train_file = work / "train.jsonl"
-        train_file.write_text(
-            "".join(
-                json.dumps({"sentence": t, "label": labels[y]}, ensure_ascii=False) + "\n"
-                for t, y in zip(training.texts, training.labels, strict=True)
-            )
-        )
         args = TrainingArguments(
-            train_file=str(train_file),
+            train_rows=training,
             output_dir=str(work / "trained"),
             base_model=settings.retrain_base_model,
             label_names=list(labels),
@@ -163,7 +156,7 @@ def retrain(
         )
         tracker.log_params(
             {
-                "training": {k: v for k, v in asdict(args).items() if k not in {"extra", "train_file", "output_dir"}},
+                "training": {k: v for k, v in args.to_dict().items() if k not in {"train_file", "output_dir"}},
                 "base_data": base_file,
                 "heldout_file": heldout_file or "",
                 "margin": settings.retrain_margin,

@@ -20,7 +20,6 @@ import logging
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -150,7 +149,7 @@ def train_with_tracking(args: Any, settings: Settings, kind: str) -> tuple[dict[
     tracker = open_tracker(kind, settings, TRAINING_EXPERIMENT, Path(args.output_dir).name)
     with tracked_run(tracker):
         if tracker is not None:
-            tracker.log_params({k: v for k, v in asdict(args).items() if k != "extra"})
+            tracker.log_params(args.to_dict())
 
         def on_evaluation(record: dict[str, Any]) -> None:
             if tracker is not None:
@@ -179,7 +178,7 @@ def log_training_outputs(tracker: Tracker, args: Any, metrics: dict[str, Any]) -
     from moodline.core.datafiles import LabelledData
     from moodline.inference.engine import Engine
     from moodline.training.evaluation import evaluate
-    from moodline.training.trainer import _load_data
+    from moodline.training.trainer import load_training_data
 
     output = Path(args.output_dir)
     tracker.log_metrics(
@@ -193,7 +192,7 @@ def log_training_outputs(tracker: Tracker, args: Any, metrics: dict[str, Any]) -
     for name in ("metrics.json", "training_curve.png"):
         if (output / name).is_file():
             tracker.log_artifact(output / name)
-    _, dev_sets, _ = _load_data(args)
+    _, dev_sets, _ = load_training_data(args)
     engine = Engine.load(output, threads=args.threads)
     with tempfile.TemporaryDirectory(prefix="moodline-eval-") as scratch:
         for dev in dev_sets:

@@ -27,7 +27,7 @@ import random
 import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,7 @@ from moodline.inference.tokenization import TextTokenizer, pad_batch
 from moodline.training.evaluation import classification_report
 from moodline.training.mixture import DataMixture, MixtureData, SourceData
 
-__all__ = ["Trainer", "TrainingArguments", "train"]
+__all__ = ["Trainer", "TrainingArguments", "load_training_data", "train"]
 
 DEFAULT_BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 CHECKPOINTS = "checkpoints"
@@ -55,6 +55,8 @@ class TrainingArguments:
 
     output_dir: str
     train_file: str | None = None
+    # Labelled rows already in memory (retraining on base data plus feedback), instead of a file.
+    train_rows: LabelledData | None = field(default=None, repr=False)
     mixture: str | None = None
     data_root: str | None = None
     exclude_sources: list[str] = field(default_factory=list)
@@ -86,8 +88,10 @@ class TrainingArguments:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if (self.train_file is None) == (self.mixture is None):
-            raise InvalidInputError("give either train_file (one labelled file) or mixture (a data-mix file)")
+        if sum(source is not None for source in (self.train_file, self.train_rows, self.mixture)) != 1:
+            raise InvalidInputError(
+                "give either train_file (one labelled file), train_rows (labelled rows) or mixture (a data-mix file)"
+            )
         if self.exclude_sources and self.mixture is None:
             raise InvalidInputError("exclude_sources needs a mixture")
         if self.precision not in ("fp32", "bf16"):
@@ -113,6 +117,13 @@ class TrainingArguments:
         if self.threads is not None and self.threads < 1:
             raise InvalidInputError(f"threads must be at least 1, got {self.threads}")
 
+    def to_dict(self) -> dict[str, Any]:
+        """The arguments as JSON values (metrics.json, tracked runs); in-memory rows appear as their count."""
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in {"extra", "train_rows"}}
+        if self.train_rows is not None:
+            values["train_rows"] = len(self.train_rows)
+        return values
+
 
 EvaluationCallback = Callable[[dict[str, Any]], None]
 
@@ -136,7 +147,7 @@ class Trainer:
         self.on_evaluation = on_evaluation
         self.output = Path(args.output_dir)
         self.staging = self.output / ".staging"
-        self.train_data, self.dev_sets, self.dev_source = _load_data(args)
+        self.train_data, self.dev_sets, self.dev_source = load_training_data(args)
         torch.set_num_threads(args.threads or os.cpu_count() or 1)
         _seed_everything(args.seed)
 
@@ -224,7 +235,7 @@ class Trainer:
             "steps": state["step"],
             "history": state["history"],
             "train_seconds_this_run": round(time.perf_counter() - started, 1),
-            "arguments": {k: v for k, v in asdict(args).items() if k != "extra"},
+            "arguments": args.to_dict(),
         }
         if args.mixture:
             metrics["sources"] = self.train_data.summary()
@@ -351,7 +362,7 @@ class Trainer:
         )
 
 
-def _load_data(args: TrainingArguments) -> tuple[MixtureData, list[SourceData], str]:
+def load_training_data(args: TrainingArguments) -> tuple[MixtureData, list[SourceData], str]:
     """Training rows, dev sets and a description of where the dev data came from."""
     if args.mixture:
         mixture = DataMixture.load(args.mixture, args.data_root).without(args.exclude_sources)
@@ -372,8 +383,15 @@ def _load_data(args: TrainingArguments) -> tuple[MixtureData, list[SourceData], 
             limit=limit,
         )
 
-    assert args.train_file is not None
-    data = read(args.train_file, args.label_names, args.limit)
+    if args.train_rows is not None:
+        data = args.train_rows
+        if args.label_names and list(args.label_names) != data.label_names:
+            raise InvalidInputError(f"label_names {args.label_names} differ from the rows' {data.label_names}")
+        if args.limit is not None:
+            data = data.subset(range(min(args.limit, len(data))))
+    else:
+        assert args.train_file is not None
+        data = read(args.train_file, args.label_names, args.limit)
     if args.dev_file:
         train_data, dev_data, where = data, read(args.dev_file, data.label_names, None), args.dev_file
     else:
