@@ -23,7 +23,7 @@ from moodline.inference.engine import Engine
 from moodline.lifecycle.hooks import start_lifecycle, stop_lifecycle
 from moodline.server.batching import DynamicBatcher
 from moodline.server.cache import LRUCache, PredictionCache, RedisCache
-from moodline.server.dependencies import INSTANCE_ID
+from moodline.server.dependencies import instance_id
 from moodline.server.errors import install_error_handlers
 from moodline.server.metrics import Metrics
 from moodline.server.middleware import BodySizeLimit, ConnectionRecycling, InstanceHeader, RequestMetrics
@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     """Build the app; the model loads in the lifespan (``/readyz`` answers 503 until then)."""
     settings = settings or get_settings()
     metrics = Metrics()
-    state = ServerState(settings=settings, metrics=metrics, engine=engine)
+    state = ServerState(settings=settings, metrics=metrics, engine=engine, instance=instance_id())
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -98,7 +98,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     mount_web(app)  # the browser page at /, outside the OpenAPI schema
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)
-    app.add_middleware(InstanceHeader, instance=INSTANCE_ID)
+    app.add_middleware(InstanceHeader, instance=state.instance)
     app.add_middleware(ConnectionRecycling, mean_requests=settings.keepalive_requests)
 
     return app

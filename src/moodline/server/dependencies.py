@@ -15,16 +15,23 @@ from moodline.server.service import ServerState
 
 __all__ = [
     "ERROR_RESPONSES",
-    "INSTANCE_ID",
     "StateDep",
     "get_state",
+    "instance_id",
     "key_matches",
     "ready_state",
     "require_api_key",
 ]
 
-# Identifies the replica behind a load balancer (X-Moodline-Instance header).
-INSTANCE_ID = os.environ.get("MOODLINE_INSTANCE_ID") or f"{socket.gethostname()}-{os.getpid()}"
+
+def instance_id() -> str:
+    """Names this process behind a load balancer (the X-Moodline-Instance header and /info).
+
+    Worked out per call, never at import: Gunicorn imports its configuration, and with it this
+    package, in the master, and every worker forked from it would otherwise carry the master's pid.
+    """
+    return os.environ.get("MOODLINE_INSTANCE_ID") or f"{socket.gethostname()}-{os.getpid()}"
+
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
     status: {"model": ErrorBody, "description": text}

@@ -47,6 +47,7 @@ class ServerState:
     batcher: DynamicBatcher | None = None
     cache: PredictionCache | None = None
     ready: bool = False
+    instance: str = ""  # this process's name behind a load balancer
     lifecycle: LifecycleServices | None = None
     _three_way: ThreeWayScorer | None = field(default=None, repr=False)
 

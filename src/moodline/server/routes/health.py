@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import PlainTextResponse
 
-from moodline.server.dependencies import INSTANCE_ID, StateDep, get_state
+from moodline.server.dependencies import StateDep, get_state
 from moodline.server.schemas import ErrorBody
 
 __all__ = ["router"]
@@ -47,7 +47,7 @@ async def info(state: StateDep) -> dict[str, object]:
         },
         "cache": state.cache.backend if state.cache is not None else None,
         "auth": bool(s.api_keys),
-        "instance": INSTANCE_ID,
+        "instance": state.instance,
     }
 
 
