@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch first, pinned: the local CPU build, never a multi-GB CUDA one.
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[train,dev,batch,lifecycle]'
+	$(BIN)/python -m pip install --quiet -e '.[serve,plots,train,dev,batch,lifecycle]'
 	touch $(STAMP)
 
 setup: $(STAMP)

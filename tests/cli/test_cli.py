@@ -133,3 +133,31 @@ def test_three_way_with_url_is_refused_before_any_model_loads(monkeypatch):
     result = run("predict", "--three-way", "--url", "http://127.0.0.1:9", "It is worth it")
     assert result.exit_code == 2
     assert "cannot be combined with --url" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "hidden", "extra"),
+    [(["serve"], "fastapi", "serve"), (["serve"], "gunicorn", "serve")],
+)
+def test_a_command_whose_extra_is_missing_names_the_extra(monkeypatch, args, hidden, extra):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *rest: None if name == hidden else real(name, *rest))
+    result = run(*args)
+    assert result.exit_code == 1
+    assert f"needs the {extra} extra ({hidden} is missing): pip install 'moodline[{extra}]'" in result.output
+
+
+def test_charts_without_matplotlib_name_the_plots_extra(monkeypatch):
+    import importlib.util
+
+    from moodline.core.errors import MissingDependencyError
+    from moodline.core.plots import pyplot
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *rest: None if name == "matplotlib" else real(name, *rest)
+    )
+    with pytest.raises(MissingDependencyError, match=r"pip install 'moodline\[plots\]'"):
+        pyplot()

@@ -12,6 +12,7 @@ from moodline.cli.options import (
     model_help,
 )
 from moodline.core.errors import InvalidInputError
+from moodline.core.extras import require_extra
 
 __all__ = ["serve"]
 
@@ -40,6 +41,7 @@ def serve(
     """
     import shutil
 
+    require_extra("serve", "fastapi", "uvicorn", "gunicorn", "prometheus_client", "multipart", purpose="moodline serve")
     overrides = {
         "MOODLINE_HOST": host,
         "MOODLINE_PORT": port,
@@ -62,7 +64,7 @@ def serve(
     from moodline.server import gunicorn_config
 
     settings = Settings()
-    Engine.load(settings.model, backend=settings.backend)  # fail here, clearly, not in every worker
+    Engine.load(settings.model, settings=settings, backend=settings.backend)  # fail here, not in every worker
     gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or shutil.which("gunicorn")
     if gunicorn is None:
         raise InvalidInputError("gunicorn is not installed; pip install gunicorn")

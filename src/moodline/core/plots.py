@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from moodline.core.durable import durable_path
+from moodline.core.extras import require_extra
 
 __all__ = [
     "plot_calibration_grid",
@@ -24,6 +25,7 @@ __all__ = [
 
 def pyplot() -> Any:
     """matplotlib's pyplot on the Agg backend, imported on first use (matplotlib is slow to import)."""
+    require_extra("plots", "matplotlib", purpose="writing PNG charts")
     import matplotlib
 
     matplotlib.use("Agg")

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from moodline.core.errors import MissingDependencyError, ModelLoadError, ModelNotFoundError
+from moodline.core.errors import ModelLoadError, ModelNotFoundError
+from moodline.core.extras import require_extra
 from moodline.core.settings import Settings, get_settings
 from moodline.inference.model_dir import HF_CONFIG_FILE, TOKENIZER_FILES, has_onnx_model, has_tokenizer
 from moodline.inference.registry import RegistryReader, is_registry_uri
@@ -141,8 +142,6 @@ def load_hf_tokenizer(name: str) -> Any:
 
 def require_torch() -> None:
     """Fail with an install hint when the training/transformers extra is missing."""
-    for module in ("torch", "transformers"):
-        if importlib.util.find_spec(module) is None:
-            raise MissingDependencyError(
-                f"{module} is not installed; install the extra: pip install 'moodline[train]' torch==2.13.0"
-            )
+    require_extra(
+        "train", "torch", "transformers", purpose="training and the transformers backend", note=" torch==2.13.0"
+    )
