@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -38,6 +38,7 @@ import numpy as np
 from moodline.core.settings import Settings
 from moodline.inference.engine import Engine
 from moodline.inference.model_dir import METADATA_FILE, TOKENIZER_FILE, load_metadata, read_registry_facts
+from moodline.inference.prediction import Prediction
 from moodline.lifecycle.store import LoggedPrediction, Store
 
 __all__ = ["CHECKS", "CheckResult", "ModelFacts", "Monitor", "MonitorReport", "OovMeter", "psi", "wilson_interval"]
@@ -175,11 +176,19 @@ class Monitor:
     """Runs every check for one served model against the store."""
 
     def __init__(
-        self, store: Store, settings: Settings, engine: Engine, facts: ModelFacts, clock: Any = time.time
+        self,
+        store: Store,
+        settings: Settings,
+        engine: Engine,
+        facts: ModelFacts,
+        clock: Any = time.time,
+        predict: Callable[[list[str]], list[Prediction]] | None = None,
     ) -> None:
+        """``predict`` scores feedback texts (default: ``engine.predict``; a server passes its batcher's way)."""
         self.store = store
         self.settings = settings
         self.engine = engine
+        self.predict = predict or engine.predict
         self.facts = facts
         self.clock = clock
         tokenizer = Path(engine.info.path or "") / TOKENIZER_FILE
@@ -237,7 +246,7 @@ class Monitor:
                 len(rows),
                 f"needs {s.accuracy_min_samples} labelled feedback rows (has {len(rows)})",
             )
-        predicted = [p.label for p in self.engine.predict([r.text for r in rows])]
+        predicted = [p.label for p in self.predict([r.text for r in rows])]
         correct = sum(p == r.label for p, r in zip(predicted, rows, strict=True))
         accuracy = correct / len(rows)
         low, high = wilson_interval(correct, len(rows), s.monitor_confidence)

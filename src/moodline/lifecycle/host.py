@@ -10,12 +10,14 @@ from typing import Any, Protocol
 
 from moodline.core.settings import Settings
 from moodline.inference.engine import Engine
+from moodline.inference.prediction import Prediction
 
 __all__ = ["ModelHost"]
 
 
 class ModelHost(Protocol):
-    """What the lifecycle needs from whatever serves the model: the settings, the model, a way to swap it."""
+    """What the lifecycle needs from whatever serves the model: the settings, the model, a way to swap it,
+    and the server's own way to score (the monitor's predictions share the batcher and the cache)."""
 
     @property
     def settings(self) -> Settings: ...
@@ -26,3 +28,7 @@ class ModelHost(Protocol):
     def served_engine(self) -> Engine: ...
 
     def swap_engine(self, engine: Engine) -> None: ...
+
+    async def predict_texts(self, texts: list[str]) -> list[Prediction]:
+        """Score ``texts`` the way the server scores requests (its cache and batcher)."""
+        ...

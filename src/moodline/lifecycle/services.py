@@ -25,6 +25,7 @@ from prometheus_client import Gauge
 from moodline.core.locations import store_url
 from moodline.core.settings import Settings
 from moodline.inference.engine import Engine
+from moodline.inference.prediction import Prediction
 from moodline.inference.registry import RegistryReader, is_registry_uri, parse_models_uri
 from moodline.lifecycle.alerts import AlertDispatcher
 from moodline.lifecycle.checks import ModelFacts, Monitor, MonitorReport
@@ -154,7 +155,13 @@ class LifecycleServices:
         store = await self.store()
         engine = self.host.served_engine()
         facts = ModelFacts.of(engine, self.settings)
-        report = await asyncio.to_thread(lambda: Monitor(store, self.settings, engine, facts).run())
+        loop = asyncio.get_running_loop()
+
+        def predict(texts: list[str]) -> list[Prediction]:
+            # The checks run on a worker thread; their scoring goes back to the loop, through the batcher.
+            return asyncio.run_coroutine_threadsafe(self.host.predict_texts(texts), loop).result()
+
+        report = await asyncio.to_thread(lambda: Monitor(store, self.settings, engine, facts, predict=predict).run())
         self.last_report = report
         if self.gauges is not None:
             self.gauges.observe(report)

@@ -94,11 +94,29 @@ class ServerState:
         check_texts(texts, max_chars=self.settings.max_text_chars, max_texts=self.settings.max_texts_per_request)
 
     async def score(self, texts: list[str], long_text: LongTextMode | None = None) -> ScoreResult:
-        started = time.perf_counter()
+        """A prediction request: the request limits, :meth:`predict`, then the (sampled) prediction log."""
         self.validate(texts)
-        assert self.engine is not None and self.batcher is not None  # guaranteed once ready
-        mode = long_text or self.engine.long_text
-        keys = [cache_key(self.engine.info.version, text, mode) for text in texts]
+        result = await self.predict(texts, long_text)
+        logger = self.prediction_log  # never blocks (bounded queue)
+        if logger is not None:
+            info = self.served_engine().info
+            result.prediction_ids = logger.record(texts, result.predictions, info.name, info.version)
+        return result
+
+    async def predict(self, texts: list[str], long_text: LongTextMode | None = None) -> ScoreResult:
+        """Whatever the server scores (requests, transcripts, /live, the monitor): cache, then the batcher.
+
+        Only the batcher's one inference thread runs the engine, so concurrent endpoints never
+        oversubscribe the cores, and every text is looked up in the cache first. A long list (a
+        whole transcript) goes to the batcher in request-sized pieces, one after another, so it
+        queues like the requests it shares the server with.
+        """
+        started = time.perf_counter()
+        check_texts(texts, max_chars=self.settings.max_text_chars)
+        engine = self.served_engine()
+        assert self.batcher is not None  # guaranteed once ready
+        mode = long_text or engine.long_text
+        keys = [cache_key(engine.info.version, text, mode) for text in texts]
         cached = await self._cache_get(keys)
         missing = [i for i, hit in enumerate(cached) if hit is None]
         hits = len(texts) - len(missing)
@@ -106,19 +124,24 @@ class ServerState:
         self.metrics.cache_misses.inc(len(missing))
         timing = BatchTiming()
         results: list[Prediction | None] = list(cached)
-        if missing:
-            miss_texts = [texts[i] for i in missing]
-            if mode == self.engine.long_text:
-                fresh, timing = await self.batcher.predict(miss_texts)
-            else:  # a per-request mode other than the server's: scored on its own, off the event loop
-                fresh, timing = await self.batcher.predict_direct(miss_texts, mode)
-            for index, prediction in zip(missing, fresh, strict=True):
+        piece = self.settings.max_texts_per_request
+        for first in range(0, len(missing), piece):
+            indices = missing[first : first + piece]
+            miss_texts = [texts[i] for i in indices]
+            if mode == engine.long_text:
+                fresh, taken = await self.batcher.predict(miss_texts)
+            else:  # a per-request mode other than the server's: its own engine call, on the inference thread
+                fresh, taken = await self.batcher.predict_direct(miss_texts, mode)
+            timing = BatchTiming(timing.queue_s + taken.queue_s, timing.inference_s + taken.inference_s)
+            for index, prediction in zip(indices, fresh, strict=True):
                 results[index] = prediction
-            await self._cache_set([(keys[i], p) for i, p in zip(missing, fresh, strict=True)])
+            await self._cache_set([(keys[i], p) for i, p in zip(indices, fresh, strict=True)])
         predictions = [p for p in results if p is not None]
-        logger = self.prediction_log  # never blocks (bounded queue)
-        ids = logger.record(texts, predictions, self.engine.info.name, self.engine.info.version) if logger else []
-        return ScoreResult(predictions, timing, time.perf_counter() - started, hits, ids)
+        return ScoreResult(predictions, timing, time.perf_counter() - started, hits)
+
+    async def predict_texts(self, texts: list[str]) -> list[Prediction]:
+        """:meth:`predict`'s predictions alone: what the lifecycle monitor scores feedback with."""
+        return (await self.predict(texts)).predictions
 
     async def _cache_get(self, keys: list[str]) -> list[Prediction | None]:
         if self.cache is None:

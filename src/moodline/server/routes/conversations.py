@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
@@ -10,11 +9,11 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect
 
-from moodline.core.errors import InvalidInputError
+from moodline.core.errors import InvalidInputError, MoodlineError
 from moodline.core.texts import text_problem
 from moodline.server.dependencies import ERROR_RESPONSES, get_state, key_matches, ready_state, require_api_key
 from moodline.transcripts import parse_transcript
-from moodline.transcripts.insights import analyse
+from moodline.transcripts.insights import check_insight_options, summarise, utterances_to_score
 
 __all__ = ["LiveConversation", "router"]
 
@@ -79,8 +78,11 @@ async def transcripts(request: Request) -> dict[str, Any]:
     if not isinstance(window, int) or isinstance(window, bool) or window < 1:
         raise InvalidInputError("'window' must be a positive integer")
     conversation = parse_transcript(data, format=fmt or None, source=name)
-    insights = await asyncio.to_thread(analyse, conversation, state.three_way_scorer(), window=window)
-    result: dict[str, Any] = insights.to_dict()
+    check_insight_options(window=window)
+    utterances = utterances_to_score(conversation)
+    scored = await state.predict([u.text for u in utterances])
+    predictions = state.three_way_scorer().from_predictions(scored.predictions)
+    result: dict[str, Any] = summarise(conversation, utterances, predictions, window=window).to_dict()
     return result
 
 
@@ -146,7 +148,12 @@ async def live(websocket: WebSocket) -> None:
             except ValueError as exc:  # JSONDecodeError is a ValueError too
                 await websocket.send_json({"type": "error", "message": str(exc)})
                 continue
-            [result] = await asyncio.to_thread(scorer.score, [text])
+            try:
+                scored = await state.predict([text])
+            except MoodlineError as exc:  # at capacity, timed out: this message fails, the session goes on
+                await websocket.send_json({"type": "error", "message": exc.message})
+                continue
+            [result] = scorer.from_predictions(scored.predictions)
             rolling, alert = conversation.add(speaker, result.sentiment)
             await websocket.send_json(
                 {
