@@ -7,7 +7,6 @@ convention). Set ``MOODLINE_DEBUG=1`` to see tracebacks of unexpected failures.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import click
@@ -22,8 +21,17 @@ from moodline.cli.serve import serve
 from moodline.cli.train import average, export, train
 from moodline.cli.transcript import transcript
 from moodline.core.errors import MoodlineError
+from moodline.core.settings import get_settings
 
 __all__ = ["main"]
+
+
+def debugging() -> bool:
+    """``MOODLINE_DEBUG``, read through the settings; unreadable settings (the failure itself, maybe) mean no."""
+    try:
+        return get_settings().debug
+    except Exception:  # noqa: BLE001 - the handler of last resort must not fail itself
+        return False
 
 
 class MoodlineGroup(click.Group):
@@ -41,7 +49,7 @@ class MoodlineGroup(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
-            if os.environ.get("MOODLINE_DEBUG"):
+            if debugging():
                 raise
             click.echo(f"Error: unexpected {type(exc).__name__}: {exc} (set MOODLINE_DEBUG=1 for details)", err=True)
             ctx.exit(1)

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Any
 
 from tqdm.auto import tqdm
+
+from moodline.core.settings import get_settings
 
 __all__ = ["progress_bar"]
 
 
 def progress_bar(total: int | None, desc: str, unit: str = "it", **kwargs: Any) -> tqdm:
     """A tqdm bar on stderr; ``MOODLINE_NO_PROGRESS=1`` silences it (tests, logs)."""
-    disable = os.environ.get("MOODLINE_NO_PROGRESS", "") not in {"", "0"}
+    disable = get_settings().no_progress
     return tqdm(
         total=total,
         desc=desc,

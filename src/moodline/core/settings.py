@@ -1,4 +1,4 @@
-"""One settings class for the server and everything it starts; read from ``MOODLINE_*`` and ``.env``."""
+"""One settings class for moodline, grouped by concern; read from ``MOODLINE_*`` and ``.env``."""
 
 from __future__ import annotations
 
@@ -6,18 +6,28 @@ import functools
 import os
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["Settings", "get_settings"]
+__all__ = [
+    "AlertSettings",
+    "BatchingSettings",
+    "CacheSettings",
+    "EngineSettings",
+    "LifecycleSettings",
+    "LimitsSettings",
+    "LiveSettings",
+    "ServerSettings",
+    "Settings",
+    "ToolSettings",
+    "get_settings",
+]
 
 
-class Settings(BaseSettings):
-    """Every knob of a moodline server. ``MOODLINE_MAX_BATCH_SIZE=32`` sets ``max_batch_size``."""
+# Each group is a plain model: only Settings reads the environment, with the MOODLINE_ prefix.
+class EngineSettings(BaseModel):
+    """The model and how the engine runs it."""
 
-    model_config = SettingsConfigDict(env_prefix="MOODLINE_", env_file=".env", extra="ignore")
-
-    # Model
     model: str | None = Field(None, description="Model directory or hub id; unset means the bundled model.")
     backend: Literal["auto", "onnx", "transformers"] = "auto"
     threads: int | None = Field(
@@ -26,7 +36,10 @@ class Settings(BaseSettings):
     long_text: Literal["truncate", "chunk"] = "truncate"
     ort_spinning: bool = Field(False, description="Let idle ONNX Runtime threads spin (faster batches, busier cores).")
 
-    # Dynamic batching
+
+class BatchingSettings(BaseModel):
+    """Dynamic batching: how requests' texts are merged into engine calls."""
+
     max_batch_size: int = Field(32, ge=1, description="Most texts merged into one engine call.")
     max_latency_ms: float = Field(2.0, ge=0, description="Longest wait for more texts before a batch runs.")
     max_batch_tokens: int = Field(16384, ge=64, description="Token budget (rows x longest) per engine batch.")
@@ -37,23 +50,31 @@ class Settings(BaseSettings):
     max_queue_size: int = Field(4096, ge=1, description="Texts waiting at most; beyond it requests get 429.")
     request_timeout_s: float = Field(10.0, gt=0, description="A request still queued after this gets 503.")
 
-    # Limits
+
+class LimitsSettings(BaseModel):
+    """What one request may ask, and who may ask (API keys)."""
+
     max_texts_per_request: int = Field(256, ge=1)
     max_text_chars: int = Field(20_000, ge=1, description="Longer texts are refused with 422.")
     max_body_bytes: int = Field(2_000_000, ge=1024, description="Larger request bodies get 413.")
 
-    # Security
     api_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Comma-separated keys; when set, requests need 'Authorization: Bearer'."
     )
 
-    # Cache
+
+class CacheSettings(BaseModel):
+    """The prediction cache: in-process LRU or Redis."""
+
     cache_size: int = Field(50_000, ge=0, description="In-process LRU entries (0 disables the cache).")
     redis_url: str | None = Field(None, description="Use Redis as the cache, e.g. redis://127.0.0.1:6379/0.")
     redis_timeout_ms: float = Field(50.0, gt=0, description="A slower Redis call is skipped, not waited for.")
     cache_ttl_s: int = Field(7 * 24 * 3600, ge=1)
 
-    # Conversations
+
+class LiveSettings(BaseModel):
+    """Conversations: the neutral band of binary models and the /live rolling state."""
+
     neutral_band: str | None = Field(
         None, description="LOW,HIGH: P(positive) range a binary model calls neutral (default: tuned on MELD)."
     )
@@ -61,7 +82,10 @@ class Settings(BaseSettings):
     live_alert_threshold: float = Field(-0.3, ge=-1, le=1, description="Rolling sentiment below this is a bad streak.")
     live_alert_count: int = Field(3, ge=1, description="Utterances below the threshold in a row before an alert.")
 
-    # Model lifecycle (tracking, registry, prediction log, monitoring, alerts, retraining)
+
+class LifecycleSettings(BaseModel):
+    """The model lifecycle: stores, tracking, registry, prediction log, checks, retraining."""
+
     data_dir: str | None = Field(
         None, description="Embedded stores' directory (default: $XDG_DATA_HOME/moodline or ~/.local/share/moodline)."
     )
@@ -90,6 +114,20 @@ class Settings(BaseSettings):
     confidence_drop: float = Field(0.1, gt=0, le=1, description="Mean top probability falling by more: drift.")
     oov_increase: float = Field(0.1, gt=0, le=1, description="Out-of-vocabulary word share rising by more: drift.")
     max_model_age_days: float = Field(180.0, gt=0, description="An older model fails the staleness check.")
+    retrain_data: str | None = Field(None, description="Base training data a challenger is trained on.")
+    retrain_heldout: str | None = Field(None, description="Labelled file both models are scored on.")
+    retrain_base_model: str = Field("sentence-transformers/all-MiniLM-L6-v2", description="Encoder to fine-tune.")
+    retrain_epochs: int = Field(2, ge=1)
+    retrain_learning_rate: float = Field(5e-5, gt=0)
+    retrain_limit: int | None = Field(None, ge=2, description="Use only the first N rows of the base data.")
+    retrain_margin: float = Field(0.01, ge=0, le=1, description="Held-out accuracy a challenger must gain.")
+    retrain_quantize: bool = Field(True, description="Export challengers to int8.")
+    retrain_on_failure: bool = Field(False, description="A newly failing accuracy/drift check starts a retraining.")
+
+
+class AlertSettings(BaseModel):
+    """Where alerts go: email (SMTP) and a webhook, with retries."""
+
     smtp_host: str | None = Field(None, description="SMTP server for alert email.")
     smtp_port: int = Field(587, ge=1, le=65535)
     smtp_security: Literal["none", "starttls", "ssl"] = "starttls"
@@ -102,17 +140,11 @@ class Settings(BaseSettings):
     alert_webhook_url: str | None = Field(None, description="Slack-compatible webhook: POST {'text': ...}.")
     alert_retry_base_s: float = Field(30.0, gt=0, description="First retry delay of an undelivered alert (doubles).")
     alert_retry_max_s: float = Field(3600.0, gt=0, description="Longest delay between delivery attempts.")
-    retrain_data: str | None = Field(None, description="Base training data a challenger is trained on.")
-    retrain_heldout: str | None = Field(None, description="Labelled file both models are scored on.")
-    retrain_base_model: str = Field("sentence-transformers/all-MiniLM-L6-v2", description="Encoder to fine-tune.")
-    retrain_epochs: int = Field(2, ge=1)
-    retrain_learning_rate: float = Field(5e-5, gt=0)
-    retrain_limit: int | None = Field(None, ge=2, description="Use only the first N rows of the base data.")
-    retrain_margin: float = Field(0.01, ge=0, le=1, description="Held-out accuracy a challenger must gain.")
-    retrain_quantize: bool = Field(True, description="Export challengers to int8.")
-    retrain_on_failure: bool = Field(False, description="A newly failing accuracy/drift check starts a retraining.")
 
-    # Server
+
+class ServerSettings(BaseModel):
+    """The server process: address, Gunicorn workers and timeouts, garbage collection, keep-alive."""
+
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     # One worker per core with one inference thread each beat one worker with every core by ~35% at
@@ -124,6 +156,56 @@ class Settings(BaseSettings):
     keepalive_requests: int = Field(
         100, ge=0, description="A keep-alive connection is closed after about this many requests (0: never)."
     )
+    worker_timeout: int = Field(
+        60, ge=1, description="Seconds a Gunicorn worker may be silent before it is restarted (model loading included)."
+    )
+    graceful_timeout: int = Field(30, ge=0, description="Seconds a worker has to drain its queue after SIGTERM.")
+    # Longer than the idle timeouts of the clients and proxies in front (httpx 5 s, nginx upstream
+    # 60 s, most cloud load balancers 60 s): whoever closes an idle connection first should be the
+    # client; when the server does, a request sent at that moment meets a closed connection.
+    keepalive_s: int = Field(75, ge=1, description="Seconds an idle keep-alive connection stays open.")
+    access_log: str | None = Field(None, description="Gunicorn access log ('-' for stderr; unset: none).")
+    log_level: str = Field("info", description="Gunicorn log level.")
+    instance_id: str | None = Field(
+        None, description="This replica's name in X-Moodline-Instance and /info (default: hostname-pid)."
+    )
+
+
+class ToolSettings(BaseModel):
+    """The command line and batch tools."""
+
+    shared_data: str | None = Field(
+        None, description="Where a data mix's relative paths start when it names no root (default: ../shared/data)."
+    )
+    debug: bool = Field(False, description="Show tracebacks of unexpected CLI failures and Ray's own logs.")
+    no_progress: bool = Field(False, description="No progress bars (CI logs, pipes).")
+
+    @field_validator("debug", "no_progress", mode="before")
+    @classmethod
+    def _empty_is_off(cls, value: object) -> object:
+        return False if value == "" else value
+
+
+class Settings(
+    BaseSettings,
+    EngineSettings,
+    BatchingSettings,
+    LimitsSettings,
+    CacheSettings,
+    LiveSettings,
+    LifecycleSettings,
+    AlertSettings,
+    ServerSettings,
+    ToolSettings,
+):
+    """Every knob of moodline, grouped by concern above. ``MOODLINE_MAX_BATCH_SIZE=32`` sets ``max_batch_size``.
+
+    One class, read from ``MOODLINE_*`` variables and ``.env``; the server, the Gunicorn configuration,
+    the CLI and the tools all read it (through :func:`get_settings`), and no other module reads a
+    ``MOODLINE_*`` variable itself.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="MOODLINE_", env_file=".env", extra="ignore")
 
     def inference_threads(self) -> int:
         return self.threads or max(1, (os.cpu_count() or 1) // self.workers)

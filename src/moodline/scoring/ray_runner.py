@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import pickle
 import shutil
 import tempfile
@@ -34,6 +33,7 @@ from moodline.core.datafiles import table_format
 from moodline.core.durable import durable_path
 from moodline.core.errors import InvalidInputError, MissingDependencyError, MoodlineError
 from moodline.core.progress import progress_bar
+from moodline.core.settings import get_settings
 from moodline.scoring.formats import Chunk, TableReader, assemble, estimate_rows, write_part
 from moodline.scoring.job import (
     MAX_EXAMPLES,
@@ -234,7 +234,7 @@ def _run(
     context.enable_progress_bars = False
     context.print_on_execution_start = False
     # Ray Data logs a failed task with its traceback before raising it here, where it becomes one clean line
-    logging.getLogger("ray.data").setLevel(logging.DEBUG if os.environ.get("MOODLINE_DEBUG") else logging.CRITICAL)
+    logging.getLogger("ray.data").setLevel(logging.DEBUG if get_settings().debug else logging.CRITICAL)
     estimate = estimate_rows(reader.path, reader.format)
     dataset = _datasource(ray, reader, options.chunk_rows, None).map_batches(
         ModelActor,

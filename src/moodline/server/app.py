@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     """Build the app; the model loads in the lifespan (``/readyz`` answers 503 until then)."""
     settings = settings or get_settings()
     metrics = Metrics()
-    state = ServerState(settings=settings, metrics=metrics, engine=engine, instance=instance_id())
+    state = ServerState(settings=settings, metrics=metrics, engine=engine, instance=instance_id(settings))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from moodline.core.settings import Settings
 from moodline.server.errors import ApiError
 from moodline.server.schemas import ErrorBody
 from moodline.server.service import ServerState
@@ -24,13 +25,13 @@ __all__ = [
 ]
 
 
-def instance_id() -> str:
+def instance_id(settings: Settings) -> str:
     """Names this process behind a load balancer (the X-Moodline-Instance header and /info).
 
     Worked out per call, never at import: Gunicorn imports its configuration, and with it this
     package, in the master, and every worker forked from it would otherwise carry the master's pid.
     """
-    return os.environ.get("MOODLINE_INSTANCE_ID") or f"{socket.gethostname()}-{os.getpid()}"
+    return settings.instance_id or f"{socket.gethostname()}-{os.getpid()}"
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {

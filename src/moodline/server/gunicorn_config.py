@@ -1,9 +1,10 @@
 """Gunicorn settings for ``moodline serve`` (and ``gunicorn -c gunicorn.conf.py``).
 
-Uvicorn workers run the FastAPI app; each worker loads its own model. Environment:
-``MOODLINE_HOST``, ``MOODLINE_PORT``, ``MOODLINE_WORKERS``, ``MOODLINE_THREADS`` and every other
-``MOODLINE_*`` setting the app reads. On SIGTERM Gunicorn stops accepting connections and gives
-workers ``graceful_timeout`` seconds; the app's lifespan drains its queue before exiting.
+Uvicorn workers run the FastAPI app; each worker loads its own model. Everything comes from the one
+:class:`~moodline.core.settings.Settings` (``MOODLINE_HOST``, ``MOODLINE_PORT``, ``MOODLINE_WORKERS``,
+``MOODLINE_WORKER_TIMEOUT``, ...), the same the app reads. On SIGTERM Gunicorn stops accepting
+connections and gives workers ``graceful_timeout`` seconds; the app's lifespan drains its queue
+before exiting.
 """
 
 from __future__ import annotations
@@ -14,21 +15,19 @@ import socket
 import sys
 from typing import Any
 
-_host = os.environ.get("MOODLINE_HOST", "127.0.0.1")
-_port = os.environ.get("MOODLINE_PORT", "8000")
+from moodline.core.settings import Settings
+
+_settings = Settings()
+_host, _port = _settings.host, _settings.port
 
 bind = [f"[{_host}]:{_port}" if ":" in _host else f"{_host}:{_port}"]
-workers = int(os.environ.get("MOODLINE_WORKERS") or os.cpu_count() or 1)
+workers = _settings.workers
 worker_class = "uvicorn.workers.UvicornWorker"
 # Model loading can take a few seconds per worker; heartbeats are not blocked by inference
 # (it runs in a thread), so a modest timeout still catches a truly stuck worker.
-timeout = int(os.environ.get("MOODLINE_WORKER_TIMEOUT", "60"))
-graceful_timeout = int(os.environ.get("MOODLINE_GRACEFUL_TIMEOUT", "30"))
-# Seconds an idle keep-alive connection stays open: longer than the idle timeouts of the clients and
-# proxies in front (httpx 5 s, nginx upstream 60 s, most cloud load balancers 60 s). Whoever closes
-# an idle connection first should be the client; when the server does, a request the client sends at
-# that moment meets a closed connection (a reset, or a 502 from a proxy).
-keepalive = int(os.environ.get("MOODLINE_KEEPALIVE_S", "75"))
+timeout = _settings.worker_timeout
+graceful_timeout = _settings.graceful_timeout
+keepalive = _settings.keepalive_s  # see Settings.keepalive_s: the client should close an idle connection first
 backlog = 2048
 # Each worker listens on a socket of its own, bound with SO_REUSEPORT, and the kernel spreads new
 # connections over them by address hash. On one shared socket whichever worker woke first accepted
@@ -36,9 +35,9 @@ backlog = 2048
 # kept one worker busy with batches of 25 while the other ran batches of 5. With a socket per worker
 # the same trials split between 13/19 and 16/16. Linux only: elsewhere SO_REUSEPORT does not balance.
 reuse_port = sys.platform.startswith("linux")
-accesslog = os.environ.get("MOODLINE_ACCESS_LOG") or None
+accesslog = _settings.access_log or None
 errorlog = "-"
-loglevel = os.environ.get("MOODLINE_LOG_LEVEL", "info")
+loglevel = _settings.log_level
 wsgi_app = "moodline.server.app:create_app()"
 
 
@@ -65,7 +64,7 @@ def address_in_use(host: str, port: int) -> bool:
 
 def on_starting(server: Any) -> None:
     # Here, not in `moodline serve`, so `gunicorn -c gunicorn.conf.py` is checked the same way.
-    if reuse_port and address_in_use(_host, int(_port)):
+    if reuse_port and address_in_use(_host, _port):
         server.log.error("%s:%s is already in use by another server", _host, _port)
         raise SystemExit(1)
     # With several workers, Prometheus metrics are aggregated through files in this directory.

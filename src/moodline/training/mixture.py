@@ -53,7 +53,6 @@ Example::
 from __future__ import annotations
 
 import hashlib
-import os
 import random
 import re
 import tomllib
@@ -64,6 +63,7 @@ from typing import Any, Literal
 
 from moodline.core.datafiles import read_rows
 from moodline.core.errors import DataFileError, InvalidInputError
+from moodline.core.settings import get_settings
 
 __all__ = [
     "MIXES_DIR",
@@ -82,7 +82,7 @@ MIXES_DIR = Path(__file__).parent.parent / "mixes"
 
 def default_data_root() -> Path:
     """Where shared labelled data lives: ``$MOODLINE_SHARED_DATA``, else ``../shared/data``."""
-    return Path(os.environ.get("MOODLINE_SHARED_DATA", "../shared/data"))
+    return Path(get_settings().shared_data or "../shared/data")
 
 
 _MENTION = re.compile(r"(?<!\w)@\w+")
