@@ -7,6 +7,7 @@ Modules::
     evaluation.py   accuracy, macro-F1, per-class scores, calibration error, throughput
     suite.py        every dev set of a mix in one table
     calibration.py  fitting the temperature stored with a model
+    three_way.py    tuning a binary model's neutral band, and three-way evaluation
     export.py       Hugging Face model -> moodline ONNX directory (optionally int8), checked for agreement
     averaging.py    weight averaging of fine-tuned models ("model soup")
 
