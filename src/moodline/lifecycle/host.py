@@ -6,11 +6,14 @@ satisfies this protocol instead, and hot swap and the monitor go through it.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from moodline.core.settings import Settings
 from moodline.inference.engine import Engine
 from moodline.inference.prediction import Prediction
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
 
 __all__ = ["ModelHost"]
 
@@ -23,7 +26,7 @@ class ModelHost(Protocol):
     def settings(self) -> Settings: ...
 
     @property
-    def metrics_registry(self) -> Any: ...
+    def metrics_registry(self) -> CollectorRegistry: ...
 
     def served_engine(self) -> Engine: ...
 

@@ -20,7 +20,7 @@ import subprocess
 import sys
 from typing import Any
 
-from prometheus_client import Gauge
+from prometheus_client import CollectorRegistry, Gauge
 
 from moodline.core.locations import store_url
 from moodline.core.settings import Settings
@@ -58,7 +58,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
 class MonitorGauges:
     """Check results in ``/metrics``: ``moodline_check_failing`` and ``moodline_check_value`` by check."""
 
-    def __init__(self, registry: Any) -> None:
+    def __init__(self, registry: CollectorRegistry) -> None:
         self.failing = Gauge(
             "moodline_check_failing",
             "1 while a lifecycle check fails, 0 when it passes, -1 without enough data",

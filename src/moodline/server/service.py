@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from moodline.core.settings import Settings
 from moodline.core.texts import check_texts
@@ -18,6 +18,8 @@ from moodline.server.cache import PredictionCache, cache_key
 from moodline.server.metrics import Metrics
 
 if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+
     from moodline.lifecycle.prediction_log import PredictionLogger
     from moodline.lifecycle.services import LifecycleServices
 
@@ -52,7 +54,7 @@ class ServerState:
     _three_way: ThreeWayScorer | None = field(default=None, repr=False)
 
     @property
-    def metrics_registry(self) -> Any:
+    def metrics_registry(self) -> CollectorRegistry:
         return self.metrics.registry
 
     @property

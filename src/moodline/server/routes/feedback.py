@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field, model_validator
@@ -17,6 +17,9 @@ from moodline.core.texts import check_text
 from moodline.server.dependencies import ERROR_RESPONSES, StateDep, require_api_key
 from moodline.server.errors import ApiError
 from moodline.server.service import ServerState
+
+if TYPE_CHECKING:
+    from moodline.lifecycle.store import Store
 
 __all__ = ["router"]
 
@@ -45,7 +48,7 @@ class FeedbackResponse(BaseModel):
     label: str
 
 
-async def _store(state: ServerState) -> Any:
+async def _store(state: ServerState) -> Store:
     from moodline.lifecycle.store import StoreError
 
     try:
@@ -77,7 +80,7 @@ async def feedback(body: FeedbackRequest, state: StateDep) -> FeedbackResponse:
             if found is None:
                 raise ApiError(404, f"no logged prediction has the id {body.prediction_id!r}", "prediction_not_found")
             text = found.text
-        check_text(text, max_chars=state.settings.max_text_chars)
+        text = check_text(text, max_chars=state.settings.max_text_chars)
         row = await asyncio.to_thread(store.add_feedback, label=label, text=text, prediction_id=body.prediction_id)
     except StoreError as exc:
         log.error("feedback store: %s", exc.message)
