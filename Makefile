@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch first, pinned: the local CPU build, never a multi-GB CUDA one.
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[train,dev,batch,lifecycle]'
+	$(BIN)/python -m pip install --quiet -e '.[serve,plots,train,dev,batch,lifecycle]'
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -40,12 +40,16 @@ run: setup
 	@echo "moodline: serving the bundled model on http://127.0.0.1:8000 (docs at /docs; Ctrl-C stops it)"
 	$(BIN)/moodline serve --host 127.0.0.1 --port 8000
 
-test: setup system-deps
+# Lint first: the layers contract and the types are part of what a green run promises.
+test: setup system-deps lint
 	$(BIN)/python -m pytest
 
+# ruff (style, imports), mypy (strict on src/), lint-imports (the layers contract in pyproject.toml).
 lint: setup
-	$(BIN)/ruff check src tests benchmarks loadtests
+	$(BIN)/ruff check src tests benchmarks loadtests scripts
+	$(BIN)/ruff format --check src tests benchmarks loadtests scripts
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 bench: setup
 	$(BIN)/python benchmarks/engine.py

@@ -1,2 +1,2 @@
 # Operators can run `gunicorn -c gunicorn.conf.py`; `moodline serve` uses the same settings module.
-from moodline.gunicorn_config import *  # noqa: F403
+from moodline.server.gunicorn_config import *  # noqa: F403

@@ -46,7 +46,7 @@ def build_input(path: Path, texts: list[str], rows: int) -> None:
 
 
 def engine_rate(model: str | None, threads: int | None, texts: list[str]) -> float:
-    from moodline.engine import Engine
+    from moodline.inference.engine import Engine
 
     engine = Engine.load(model, threads=threads)
     engine.probabilities(texts[:256])  # warm-up: first-call allocations

@@ -7,7 +7,7 @@ Rows, all on the SST-2 dev sentences and the same thread count:
   ``distilbert-base-uncased-finetuned-sst-2-english`` (default ``DistilBertConfig``, two labels).
   Model hubs are out of reach, so the weights are random with a fixed seed: the compute is the same.
 * ``moodline fp32`` / ``moodline int8``: that same model exported with
-  :func:`moodline.export.export_model`, scored by :class:`moodline.engine.Engine`.
+  :func:`moodline.training.export.export_model`, scored by :class:`moodline.inference.engine.Engine`.
 * ``moodline bundled``: the model shipped with moodline (or ``--bundled PATH``).
 
 Per row: sentences/s for scoring every sentence (pipeline: one call per sentence; engine: one
@@ -51,7 +51,7 @@ import numpy as np
 
 from encoder_ops import EncoderShape, flops_per_sentence, padded_tokens_per_sentence
 from machine import Peak, int8_gemm_kernel, measure_peak, read_cpu
-from moodline.model_source import MODELS_DIR, SST2_MODEL_NAME
+from moodline.inference.sources import MODELS_DIR, SST2_MODEL_NAME
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "sst2" / "dev.tsv"
@@ -137,7 +137,7 @@ def build_distilbert(directory: Path) -> Path:
     import torch
     from transformers import AutoTokenizer, DistilBertConfig, DistilBertForSequenceClassification
 
-    from moodline.model_source import resolve_local
+    from moodline.inference.sources import resolve_local
 
     torch.manual_seed(SEED)
     # Two labels, as in the SST-2 checkpoint; everything else is the DistilBertConfig default.
@@ -159,7 +159,7 @@ def build_distilbert(directory: Path) -> Path:
 
 
 def export(source: Path, target: Path, quantize: Literal["int8"] | None) -> Path:
-    from moodline.export import export_model
+    from moodline.training.export import export_model
 
     # Random weights put nearly every probe text at ~50/50, so the source/export agreement check
     # would only measure noise; min_agreement=0.0 lets the export through regardless.
@@ -190,8 +190,8 @@ def check_no_padding(classify: Any) -> None:
 
 
 def load_engine(model: Path | None, threads: int, batch_size: int) -> Any:
-    from moodline.engine import Engine
-    from moodline.errors import MoodlineError
+    from moodline.core.errors import MoodlineError
+    from moodline.inference.engine import Engine
 
     try:
         return Engine.load(model, threads=threads, batch_size=batch_size)

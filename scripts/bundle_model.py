@@ -21,11 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from moodline.data import read_labelled
-from moodline.engine import Engine
-from moodline.evaluation import evaluate
-from moodline.export import export_model
-from moodline.model_source import MODELS_DIR, SST2_MODEL_NAME
+from moodline.core.datafiles import read_labelled
+from moodline.inference.engine import Engine
+from moodline.inference.sources import MODELS_DIR, SST2_MODEL_NAME
+from moodline.training.evaluation import evaluate
+from moodline.training.export import export_model
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DEV = ROOT.parent / "shared" / "data" / "sst2" / "dev.tsv"

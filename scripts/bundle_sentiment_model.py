@@ -29,13 +29,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from bundle_model import rel, single_latency_ms, train_command  # noqa: E402
 
 from machine import read_cpu  # noqa: E402
-from moodline.calibration import calibrate_model  # noqa: E402
-from moodline.engine import Engine  # noqa: E402
-from moodline.evaluation import score_in_chunks  # noqa: E402
-from moodline.export import export_model  # noqa: E402
-from moodline.mixture import DataMixture  # noqa: E402
-from moodline.model_source import BUNDLED_MODEL_DIR, BUNDLED_MODEL_NAME, SST2_MODEL_NAME  # noqa: E402
-from moodline.suite import SuiteRow, format_suite, run_suite  # noqa: E402
+from moodline.inference.engine import Engine  # noqa: E402
+from moodline.inference.sources import BUNDLED_MODEL_DIR, BUNDLED_MODEL_NAME, SST2_MODEL_NAME  # noqa: E402
+from moodline.training.calibration import calibrate_model  # noqa: E402
+from moodline.training.evaluation import score_in_chunks  # noqa: E402
+from moodline.training.export import export_model  # noqa: E402
+from moodline.training.mixture import DataMixture  # noqa: E402
+from moodline.training.suite import SuiteRow, format_suite, run_suite  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 OBJECTIVES = {

@@ -16,10 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from moodline.data import read_labelled, read_rows
-from moodline.engine import Engine
-from moodline.evaluation import classification_report
-from moodline.three_way import BINARY_BAND, THREE_WAY_LABELS, ThreeWayBand, ThreeWayScorer, three_way_ids, tune_band
+from moodline.core.datafiles import read_labelled, read_rows
+from moodline.inference.engine import Engine
+from moodline.inference.three_way import BINARY_BAND, THREE_WAY_LABELS, ThreeWayBand, ThreeWayScorer, three_way_ids
+from moodline.training.evaluation import classification_report
+from moodline.training.three_way import tune_band
 
 ROOT = Path(__file__).resolve().parents[1]
 MELD = ROOT.parent / "shared" / "data" / "meld" / "dev_sent_emo.csv"

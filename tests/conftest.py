@@ -65,7 +65,7 @@ def tiny_hf_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import torch
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
-    from moodline.model_source import resolve_local
+    from moodline.inference.sources import resolve_local
 
     torch.manual_seed(0)
     directory = tmp_path_factory.mktemp("tiny-hf")
@@ -93,7 +93,7 @@ def tiny_hf_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_onnx_model(tiny_hf_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from moodline.export import export_model
+    from moodline.training.export import export_model
 
     directory = tmp_path_factory.mktemp("tiny-onnx") / "model"
     export_model(tiny_hf_model, directory, name="tiny")
@@ -102,6 +102,6 @@ def tiny_onnx_model(tiny_hf_model: Path, tmp_path_factory: pytest.TempPathFactor
 
 @pytest.fixture(scope="session")
 def tiny_engine(tiny_onnx_model: Path):  # type: ignore[no-untyped-def]
-    from moodline.engine import Engine
+    from moodline.inference.engine import Engine
 
     return Engine.load(tiny_onnx_model, batch_size=4)

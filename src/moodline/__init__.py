@@ -8,10 +8,8 @@ Example::
 
 from __future__ import annotations
 
-from .analyzer import Analyzer
-from .client import AsyncClient, Client, ServerError
-from .engine import Engine, ModelInfo
-from .errors import (
+from moodline.client import AsyncClient, Client, ServerError
+from moodline.core.errors import (
     DataFileError,
     InvalidInputError,
     MissingDependencyError,
@@ -19,7 +17,9 @@ from .errors import (
     ModelNotFoundError,
     MoodlineError,
 )
-from .prediction import Prediction
+from moodline.inference.analyzer import Analyzer
+from moodline.inference.engine import Engine, ModelInfo
+from moodline.inference.prediction import Prediction
 
 __version__ = "0.1.0"
 

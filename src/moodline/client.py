@@ -18,8 +18,8 @@ from typing import Any, overload
 
 import httpx
 
-from .errors import MoodlineError
-from .prediction import Prediction
+from moodline.core.errors import MoodlineError
+from moodline.inference.prediction import Prediction
 
 __all__ = ["AsyncClient", "Client", "ServerError"]
 

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from moodline.model_source import BUNDLED_MODEL_DIR
+from moodline.inference.sources import BUNDLED_MODEL_DIR
 from tests.deploy.dockerfile import ROOT, Dockerfile
 from tests.servers import free_port, require_script, start_moodline, wait_for_port
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from moodline.model_source import BUNDLED_MODEL_DIR, BUNDLED_MODEL_NAME
+from moodline.inference.sources import BUNDLED_MODEL_DIR, BUNDLED_MODEL_NAME
 from tests.servers import free_port, require_module, start_moodline, wait_for_port
 
 nbclient = require_module("nbclient")

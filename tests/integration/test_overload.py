@@ -53,8 +53,8 @@ def compute_bound_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import torch
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
-    from moodline.export import export_model
-    from moodline.model_source import resolve_local
+    from moodline.inference.sources import resolve_local
+    from moodline.training.export import export_model
 
     torch.manual_seed(0)
     source = tmp_path_factory.mktemp("compute-bound-hf")

@@ -7,10 +7,10 @@ import asyncio
 import httpx
 import pytest
 
-from moodline.api import create_app
-from moodline.cache import RedisCache, cache_key
-from moodline.prediction import Prediction
-from moodline.settings import Settings
+from moodline.core.settings import Settings
+from moodline.inference.prediction import Prediction
+from moodline.server import create_app
+from moodline.server.cache import RedisCache, cache_key
 from tests.servers import redis_server
 
 pytestmark = pytest.mark.integration

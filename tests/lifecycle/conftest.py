@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from moodline.settings import Settings
+from moodline.core.settings import Settings
 from tests.servers import free_port, require_binary, require_module, require_script, unavailable, wait_for_port
 
 POSITIVE_JARGON = ["zorbly", "flimzy", "quantastic"]

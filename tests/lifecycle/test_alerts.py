@@ -13,13 +13,13 @@ from click.testing import CliRunner
 from fastapi import FastAPI, Request
 
 from moodline.cli import main
-from moodline.engine import Engine
+from moodline.cli.lifecycle import CHECK_FAILED_EXIT
+from moodline.core.settings import get_settings
+from moodline.inference.engine import Engine
+from moodline.inference.sources import SST2_MODEL_NAME
 from moodline.lifecycle.alerts import AlertDispatcher
 from moodline.lifecycle.checks import ModelFacts, Monitor
-from moodline.lifecycle.commands import CHECK_FAILED_EXIT
 from moodline.lifecycle.store import Store
-from moodline.model_source import SST2_MODEL_NAME
-from moodline.settings import get_settings
 from tests.lifecycle.conftest import SmtpServer, plain_texts
 from tests.servers import app_in_thread, free_port, require_module
 
@@ -181,7 +181,7 @@ def test_monitor_check_command_prints_json_and_exits_3_on_failure(bundled, tmp_p
     monkeypatch.setenv("MOODLINE_ALERT_EMAIL_TO", "a@example.test,b@example.test")
     get_settings.cache_clear()
     try:
-        from moodline.lifecycle.config import store_url
+        from moodline.core.locations import store_url
 
         store = Store.open(store_url(get_settings()))
         add_feedback(store, 20, correct=True, seed=4)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from moodline.engine import Engine
+from moodline.inference.engine import Engine
+from moodline.inference.sources import SST2_MODEL_NAME
 from moodline.lifecycle.checks import ModelFacts, Monitor, OovMeter, psi, wilson_interval
 from moodline.lifecycle.store import LoggedPrediction, Store
-from moodline.model_source import SST2_MODEL_NAME
 from tests.lifecycle.conftest import shifted_texts, sst2_rows
 
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from moodline.api import create_app
-from moodline.engine import Engine
-from moodline.lifecycle.config import store_url
+from moodline.core.locations import store_url
+from moodline.inference.engine import Engine
 from moodline.lifecycle.store import Store
+from moodline.server import create_app
 from tests.servers import free_port
 
 pytestmark = pytest.mark.anyio

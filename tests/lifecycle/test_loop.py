@@ -12,14 +12,15 @@ from typing import Any
 import httpx
 import pytest
 
-from moodline.api import create_app
-from moodline.engine import Engine
-from moodline.lifecycle.config import store_url
-from moodline.lifecycle.registry import ModelRegistry, mlflow_client
+from moodline.core.locations import store_url
+from moodline.core.settings import Settings
+from moodline.inference.engine import Engine
+from moodline.inference.registry import mlflow_client
+from moodline.inference.sources import MODELS_DIR, SST2_MODEL_NAME
+from moodline.lifecycle.registry import ModelRegistry
 from moodline.lifecycle.retrain import gate, retrain
 from moodline.lifecycle.store import Store
-from moodline.model_source import MODELS_DIR, SST2_MODEL_NAME
-from moodline.settings import Settings
+from moodline.server import create_app
 from tests.lifecycle.conftest import SmtpServer, plain_texts, shifted_texts, write_tsv
 from tests.servers import app_in_thread
 

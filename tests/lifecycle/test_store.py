@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from moodline.inference.prediction import Prediction
 from moodline.lifecycle.prediction_log import PredictionLogger
 from moodline.lifecycle.store import Store, StoreError, normalise_url
-from moodline.prediction import Prediction
 from tests.servers import free_port
 
 pytestmark = pytest.mark.integration

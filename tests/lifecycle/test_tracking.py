@@ -4,8 +4,8 @@ import pytest
 from click.testing import CliRunner
 
 from moodline.cli import main
-from moodline.lifecycle.registry import mlflow_client
-from moodline.settings import Settings, get_settings
+from moodline.core.settings import Settings, get_settings
+from moodline.inference.registry import mlflow_client
 from tests.lifecycle.conftest import plain_texts, write_tsv
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

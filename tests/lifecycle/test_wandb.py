@@ -4,7 +4,7 @@ import pytest
 from click.testing import CliRunner
 
 from moodline.cli import main
-from moodline.settings import get_settings
+from moodline.core.settings import get_settings
 from tests.lifecycle.conftest import plain_texts, write_tsv
 from tests.servers import require_module
 

@@ -10,9 +10,10 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from moodline.errors import DataFileError
-from moodline.scoring.formats import TableReader, assemble, check_text, detect_format, estimate_rows, write_part
-from moodline.spreadsheet import neutralise_formula
+from moodline.core.datafiles import table_format
+from moodline.core.errors import DataFileError
+from moodline.core.spreadsheet import neutralise_formula
+from moodline.scoring.formats import TableReader, assemble, estimate_rows, text_or_reason, write_part
 from tests.servers import require_module
 
 pa = require_module("pyarrow")
@@ -23,13 +24,13 @@ def rows_of(reader: TableReader, chunk_rows: int = 2) -> list[list[object]]:
     return [row for chunk in reader.chunks(chunk_rows) for row in chunk.rows]
 
 
-def test_detect_format_by_extension_and_override(tmp_path):
-    assert detect_format(tmp_path / "a.CSV") == "csv"
-    assert detect_format(tmp_path / "a.ndjson") == "jsonl"
-    assert detect_format(tmp_path / "a.parquet") == "parquet"
-    assert detect_format(tmp_path / "a.dat", "tsv") == "tsv"
+def test_table_format_by_extension_and_override(tmp_path):
+    assert table_format(tmp_path / "a.CSV") == "csv"
+    assert table_format(tmp_path / "a.ndjson") == "jsonl"
+    assert table_format(tmp_path / "a.parquet") == "parquet"
+    assert table_format(tmp_path / "a.dat", "tsv") == "tsv"
     with pytest.raises(DataFileError, match="--format"):
-        detect_format(tmp_path / "a.dat")
+        table_format(tmp_path / "a.dat")
 
 
 @pytest.mark.parametrize(
@@ -46,7 +47,7 @@ def test_detect_format_by_extension_and_override(tmp_path):
     ],
 )
 def test_check_text(value, error):
-    text, reason = check_text(value)
+    text, reason = text_or_reason(value)
     assert reason == error
     assert (text is None) == (error is not None)
 

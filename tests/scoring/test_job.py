@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from moodline.cli import main
-from moodline.engine import Engine
-from moodline.errors import InvalidInputError
+from moodline.core.errors import InvalidInputError
+from moodline.inference.engine import Engine
 from moodline.scoring import ScoreOptions, score_file, work_directory
 from tests.scoring.conftest import sentence, write_csv
 from tests.servers import require_module

@@ -7,7 +7,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from moodline.cli import main
-from moodline.model_source import SST2_MODEL_NAME
+from moodline.inference.sources import SST2_MODEL_NAME
 from tests.transcripts.conftest import HOSTILE_CALL
 
 SAMPLES = Path(__file__).parent / "samples"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from moodline.errors import DataFileError, InvalidInputError
+from moodline.core.errors import DataFileError, InvalidInputError
 from moodline.transcripts import TranscriptParseError, parse_transcript, read_transcript
 
 ZOOM_WITH_BROKEN_TIMESTAMP = """WEBVTT

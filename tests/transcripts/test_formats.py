@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from moodline.errors import InvalidInputError
+from moodline.core.errors import InvalidInputError
 from moodline.transcripts import (
     CsvParser,
     Cue,
     Transcript,
-    detect_format,
+    detect_transcript_format,
     parse_transcript,
     read_transcript,
 )
@@ -246,8 +246,8 @@ def test_every_sample_has_an_expected_format():
 @pytest.mark.parametrize(("name", "expected"), sorted(DETECTED.items()))
 def test_detection_picks_the_right_format(name, expected):
     data = sample_path(name).read_bytes()
-    assert detect_format(data) == expected
-    assert detect_format(data.decode("utf-8")) == expected
+    assert detect_transcript_format(data) == expected
+    assert detect_transcript_format(data.decode("utf-8")) == expected
     assert parse_transcript(data).format == expected
     # and naming the format explicitly gives the same cues
     assert parse_transcript(data, format=expected).cues == parse_transcript(data).cues
@@ -309,7 +309,7 @@ def test_plain_text_without_speakers_becomes_unknown_paragraphs():
 
 def test_meet_export_that_starts_with_a_timestamp_line_is_not_otter():
     text = "00:00:00\n\nAnn: Shall we start?\nBo: Yes.\n"
-    assert detect_format(text) == "plain"
+    assert detect_transcript_format(text) == "plain"
     assert [(c.speaker, c.start) for c in parse_transcript(text).cues] == [("Ann", 0.0), ("Bo", None)]
 
 

@@ -5,8 +5,8 @@ import json
 import pytest
 
 from moodline import Engine, InvalidInputError
-from moodline.model_source import SST2_MODEL_NAME
-from moodline.three_way import ThreeWayScorer
+from moodline.inference.sources import SST2_MODEL_NAME
+from moodline.inference.three_way import ThreeWayScorer
 from moodline.transcripts import Transcript, parse_transcript, read_transcript
 from moodline.transcripts.insights import ConversationInsights, analyse
 
@@ -26,7 +26,7 @@ Alice: This is awful. I am furious and I want a refund.
 @pytest.fixture(scope="module")
 def scorer() -> ThreeWayScorer:
     # The insight rules are tested on the binary model with the band, whose scores for these
-    # transcripts are known; the default model's quality is tested in tests/test_bundled_model.py.
+    # transcripts are known; the default model's quality is tested in tests/inference/test_bundled_model.py.
     return ThreeWayScorer(Engine.load(SST2_MODEL_NAME))
 
 

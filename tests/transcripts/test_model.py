@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from moodline.errors import InvalidInputError
+from moodline.core.errors import InvalidInputError
 from moodline.transcripts import Cue, Transcript, Turn, parse_transcript, read_transcript, split_sentences
 
 from .conftest import sample_path

@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from moodline.transcripts import (
-    FORMATS,
+    TRANSCRIPT_FORMATS,
     Transcript,
     TranscriptParseError,
     format_timestamp,
@@ -93,7 +93,7 @@ def test_arbitrary_bytes_parse_or_raise_a_parse_error(data):
 
 
 @relaxed
-@given(structured_text, st.sampled_from((None, *FORMATS)))
+@given(structured_text, st.sampled_from((None, *TRANSCRIPT_FORMATS)))
 def test_format_like_text_parses_or_raises_a_parse_error(text, format):
     parses_or_fails_cleanly(text, format)
     parses_or_fails_cleanly(text.encode("utf-8"), format)

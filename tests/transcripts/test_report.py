@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from moodline.cli import main
-from moodline.engine import Engine
-from moodline.three_way import ThreeWayScorer
+from moodline.inference.engine import Engine
+from moodline.inference.three_way import ThreeWayScorer
 from moodline.transcripts import parse_transcript
 from moodline.transcripts.insights import analyse
 from moodline.transcripts.report import CSV_COLUMNS, PALETTE, render_csv, render_html, write_pngs

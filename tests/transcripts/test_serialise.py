@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from moodline.errors import InvalidInputError
+from moodline.core.errors import InvalidInputError
 from moodline.transcripts import Cue, Transcript, parse_transcript, read_transcript, to_json, to_srt, to_vtt
 
 from .conftest import sample_path

@@ -2,16 +2,19 @@
 
 Modules, one concern each::
 
-    config.py          where the embedded stores live (data directory, tracking URI, store URL)
     store.py           the lifecycle database (SQLite or PostgreSQL): predictions, feedback, check state, outbox
     prediction_log.py  sampled, asynchronous logging of served predictions
     tracking.py        MLflow / W&B runs for training
-    registry.py        MLflow model registry: versions, aliases champion/challenger, models:/ URIs
+    registry.py        writing the MLflow model registry: new versions, aliases champion/challenger
     checks.py          accuracy, drift and staleness checks computed from the store
     alerts.py          outbox delivery by email (SMTP) and webhook, once per failing episode
     retrain.py         train a challenger on base data + feedback, promote it only if better
-    server.py          the in-server jobs: periodic checks, alias polling and hot swap
-    commands.py        ``moodline registry``, ``moodline monitor``, ``moodline retrain``
+    services.py        the in-server jobs: prediction log, periodic checks, alias polling and hot swap
+    hooks.py           how a server starts and stops those jobs (importable without the extra)
+    host.py            ModelHost: what the jobs need from the server (the engine and a way to swap it)
+
+The commands (``moodline registry``, ``monitor``, ``retrain``) are in :mod:`moodline.cli.lifecycle`;
+reading ``models:/`` URIs is :mod:`moodline.inference.registry`.
 
 Names are imported on first use (the optional dependencies load only then).
 """

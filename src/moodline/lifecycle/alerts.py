@@ -29,9 +29,9 @@ from typing import Any
 
 import httpx
 
-from ..settings import Settings
-from .checks import MonitorReport
-from .store import OutboxAlert, Store
+from moodline.core.settings import Settings
+from moodline.lifecycle.checks import MonitorReport
+from moodline.lifecycle.store import OutboxAlert, Store
 
 __all__ = ["AlertDispatcher", "DeliveryStats"]
 

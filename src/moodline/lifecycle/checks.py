@@ -23,11 +23,10 @@ Example::
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -36,15 +35,16 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..engine import Engine
-from ..settings import Settings
-from .store import LoggedPrediction, Store
+from moodline.core.settings import Settings
+from moodline.inference.engine import Engine
+from moodline.inference.model_dir import METADATA_FILE, TOKENIZER_FILE, load_metadata, read_registry_facts
+from moodline.inference.prediction import Prediction
+from moodline.lifecycle.store import LoggedPrediction, Store
 
 __all__ = ["CHECKS", "CheckResult", "ModelFacts", "Monitor", "MonitorReport", "OovMeter", "psi", "wilson_interval"]
 
 Status = Literal["ok", "fail", "insufficient_data"]
 CHECKS = ("accuracy", "label_drift", "confidence_drift", "length_drift", "oov_drift", "model_age")
-REGISTRY_FILE = "registry.json"
 PSI_FLOOR = 1e-4
 OOV_PIECES = 3
 
@@ -77,14 +77,14 @@ class ModelFacts:
         info = engine.info
         facts = cls(name=info.name, version=info.version, path=info.path)
         directory = Path(info.path) if info.path else None
-        if directory is not None and (directory / REGISTRY_FILE).is_file():
-            registry = json.loads((directory / REGISTRY_FILE).read_text())
+        registry = read_registry_facts(directory) if directory is not None else None
+        if registry is not None:
             facts.name = registry.get("name", facts.name)
             facts.registry_version = str(registry.get("version"))
             facts.eval_accuracy = _float_or_none(registry.get("eval_accuracy"))
             facts.created_at = _float_or_none(registry.get("created_at"))
-        if facts.created_at is None and directory is not None and (directory / "moodline.json").is_file():
-            created = json.loads((directory / "moodline.json").read_text()).get("created")
+        if facts.created_at is None and directory is not None and (directory / METADATA_FILE).is_file():
+            created = load_metadata(directory).get("created")
             if isinstance(created, str):
                 facts.created_at = datetime.fromisoformat(created.replace("Z", "+00:00")).timestamp()
         if settings.baseline_accuracy is not None:
@@ -176,14 +176,22 @@ class Monitor:
     """Runs every check for one served model against the store."""
 
     def __init__(
-        self, store: Store, settings: Settings, engine: Engine, facts: ModelFacts, clock: Any = time.time
+        self,
+        store: Store,
+        settings: Settings,
+        engine: Engine,
+        facts: ModelFacts,
+        clock: Any = time.time,
+        predict: Callable[[list[str]], list[Prediction]] | None = None,
     ) -> None:
+        """``predict`` scores feedback texts (default: ``engine.predict``; a server passes its batcher's way)."""
         self.store = store
         self.settings = settings
         self.engine = engine
+        self.predict = predict or engine.predict
         self.facts = facts
         self.clock = clock
-        tokenizer = Path(engine.info.path or "") / "tokenizer.json"
+        tokenizer = Path(engine.info.path or "") / TOKENIZER_FILE
         self.oov = OovMeter(tokenizer) if engine.info.path and tokenizer.is_file() else None
 
     def run(self) -> MonitorReport:
@@ -238,7 +246,7 @@ class Monitor:
                 len(rows),
                 f"needs {s.accuracy_min_samples} labelled feedback rows (has {len(rows)})",
             )
-        predicted = [p.label for p in self.engine.predict([r.text for r in rows])]
+        predicted = [p.label for p in self.predict([r.text for r in rows])]
         correct = sum(p == r.label for p, r in zip(predicted, rows, strict=True))
         accuracy = correct / len(rows)
         low, high = wilson_interval(correct, len(rows), s.monitor_confidence)

@@ -24,8 +24,8 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..prediction import Prediction
-from .store import LoggedPrediction, Store, StoreError
+from moodline.inference.prediction import Prediction
+from moodline.lifecycle.store import LoggedPrediction, Store, StoreError
 
 __all__ = ["PredictionLogger"]
 

@@ -23,15 +23,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ..data import LabelledData, read_labelled
-from ..engine import Engine
-from ..errors import InvalidInputError
-from ..settings import Settings
-from .alerts import AlertDispatcher
-from .config import data_dir, store_url
-from .registry import ModelRegistry
-from .store import FeedbackRow, Store
-from .tracking import MlflowTracker, tracked_run
+from moodline.core.datafiles import LabelledData, read_labelled
+from moodline.core.errors import InvalidInputError
+from moodline.core.locations import data_dir, store_url
+from moodline.core.settings import Settings
+from moodline.inference.engine import Engine
+from moodline.lifecycle.alerts import AlertDispatcher
+from moodline.lifecycle.registry import ModelRegistry
+from moodline.lifecycle.store import FeedbackRow, Store
+from moodline.lifecycle.tracking import MlflowTracker, tracked_run
 
 __all__ = ["RetrainResult", "gate", "retrain"]
 
@@ -108,8 +108,8 @@ def retrain(
     seed: int = 42,
 ) -> RetrainResult:
     """Train, evaluate, register and (maybe) promote one challenger."""
-    from ..export import export_model
-    from ..training import TrainingArguments, train
+    from moodline.training.export import export_model
+    from moodline.training.trainer import TrainingArguments, train
 
     base_file = base_data or settings.retrain_data
     if not base_file:
@@ -143,15 +143,8 @@ def retrain(
     tracker = MlflowTracker(settings, RETRAIN_EXPERIMENT, f"retrain-{settings.registry_name}")
     with tracked_run(tracker), tempfile.TemporaryDirectory(prefix="retrain-", dir=_work_root(settings)) as scratch:
         work = Path(scratch)
-        train_file = work / "train.jsonl"
-        train_file.write_text(
-            "".join(
-                json.dumps({"sentence": t, "label": labels[y]}, ensure_ascii=False) + "\n"
-                for t, y in zip(training.texts, training.labels, strict=True)
-            )
-        )
         args = TrainingArguments(
-            train_file=str(train_file),
+            train_rows=training,
             output_dir=str(work / "trained"),
             base_model=settings.retrain_base_model,
             label_names=list(labels),
@@ -163,7 +156,7 @@ def retrain(
         )
         tracker.log_params(
             {
-                "training": {k: v for k, v in asdict(args).items() if k not in {"extra", "train_file", "output_dir"}},
+                "training": {k: v for k, v in args.to_dict().items() if k not in {"train_file", "output_dir"}},
                 "base_data": base_file,
                 "heldout_file": heldout_file or "",
                 "margin": settings.retrain_margin,

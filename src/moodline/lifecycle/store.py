@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine as SqlEngine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 
-from ..errors import MoodlineError
+from moodline.core.errors import MoodlineError
 
 __all__ = ["FeedbackRow", "LoggedPrediction", "OutboxAlert", "Store", "StoreError", "normalise_url"]
 
@@ -133,10 +133,6 @@ def normalise_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
-
-
-def default_url(data_dir: Path) -> str:
-    return f"sqlite:///{data_dir / 'moodline.db'}"
 
 
 class Store:
@@ -324,10 +320,6 @@ class Store:
 
         result: bool = self._run(flip)
         return result
-
-    def failing_checks(self) -> dict[str, float]:
-        rows = self._run(lambda c: c.execute(check_state.select().where(check_state.c.failing.is_(True))).all())
-        return {r.name: r.since for r in rows}
 
     # Alert outbox
 

@@ -20,14 +20,15 @@ import logging
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..errors import MissingDependencyError
-from ..settings import Settings
-from .config import data_dir
-from .registry import RegistryError, experiment_id, mlflow_client
+from moodline.core.durable import write_atomically
+from moodline.core.errors import MissingDependencyError
+from moodline.core.locations import data_dir
+from moodline.core.settings import Settings
+from moodline.inference.registry import RegistryError, mlflow_client
+from moodline.lifecycle.registry import experiment_id
 
 __all__ = ["MlflowTracker", "Tracker", "WandbTracker", "open_tracker", "train_with_tracking", "tracked_run"]
 
@@ -143,12 +144,12 @@ def tracked_run(tracker: Tracker | None) -> Iterator[Tracker | None]:
 
 def train_with_tracking(args: Any, settings: Settings, kind: str) -> tuple[dict[str, Any], str | None]:
     """Run ``training.train(args)`` with every evaluation, the report, plots and model logged."""
-    from ..training import train
+    from moodline.training.trainer import train
 
     tracker = open_tracker(kind, settings, TRAINING_EXPERIMENT, Path(args.output_dir).name)
     with tracked_run(tracker):
         if tracker is not None:
-            tracker.log_params({k: v for k, v in asdict(args).items() if k != "extra"})
+            tracker.log_params(args.to_dict())
 
         def on_evaluation(record: dict[str, Any]) -> None:
             if tracker is not None:
@@ -174,10 +175,10 @@ def train_with_tracking(args: Any, settings: Settings, kind: str) -> tuple[dict[
 
 def log_training_outputs(tracker: Tracker, args: Any, metrics: dict[str, Any]) -> None:
     """Summary metrics, metrics.json, the curve, a dev-set evaluation report with plots, and the model."""
-    from ..data import LabelledData
-    from ..engine import Engine
-    from ..evaluation import evaluate
-    from ..training import _load_data
+    from moodline.core.datafiles import LabelledData
+    from moodline.inference.engine import Engine
+    from moodline.training.evaluation import evaluate
+    from moodline.training.trainer import load_training_data
 
     output = Path(args.output_dir)
     tracker.log_metrics(
@@ -191,7 +192,7 @@ def log_training_outputs(tracker: Tracker, args: Any, metrics: dict[str, Any]) -
     for name in ("metrics.json", "training_curve.png"):
         if (output / name).is_file():
             tracker.log_artifact(output / name)
-    _, dev_sets, _ = _load_data(args)
+    _, dev_sets, _ = load_training_data(args)
     engine = Engine.load(output, threads=args.threads)
     with tempfile.TemporaryDirectory(prefix="moodline-eval-") as scratch:
         for dev in dev_sets:
@@ -202,7 +203,7 @@ def log_training_outputs(tracker: Tracker, args: Any, metrics: dict[str, Any]) -
             report = evaluate(engine, data, plots_dir=plots)
             report.pop("plots", None)
             report["model"].pop("path", None)
-            (plots / "report.json").write_text(json.dumps(report, indent=2))
+            write_atomically(plots / "report.json", json.dumps(report, indent=2))
             tracker.log_artifact(plots, plots.name)
             tracker.log_metrics(
                 {

@@ -8,7 +8,7 @@ Example::
 
 from __future__ import annotations
 
-from .formats import FORMATS, TableReader, detect_format
-from .job import ScoreOptions, ScoreSummary, score_file, work_directory
+from moodline.scoring.formats import TableReader
+from moodline.scoring.job import ScoreOptions, ScoreSummary, score_file, work_directory
 
-__all__ = ["FORMATS", "ScoreOptions", "ScoreSummary", "TableReader", "detect_format", "score_file", "work_directory"]
+__all__ = ["ScoreOptions", "ScoreSummary", "TableReader", "score_file", "work_directory"]

@@ -4,7 +4,7 @@ A reader yields :class:`Chunk` s of a fixed number of rows, each row's values in
 order, with the text to score already checked: a row whose text is missing, NaN, not a string, empty
 or not valid UTF-8 carries an error instead, and is kept. A file that cannot be read as a table
 (broken quoting, a wrong field count, invalid JSON, no such column) raises
-:class:`~moodline.errors.DataFileError` naming the line.
+:class:`~moodline.core.errors.DataFileError` naming the line.
 
 Text formats are written in parts without a header, so parts concatenate into the final file;
 Parquet parts are separate files that :func:`assemble` streams into one.
@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 import shutil
 import sys
 from collections.abc import Iterator, Sequence
@@ -23,61 +22,46 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from ..data import parse_jsonl_line
-from ..errors import DataFileError, MissingDependencyError
-from ..spreadsheet import spreadsheet_row
+from moodline.core.datafiles import parse_jsonl_line, table_format
+from moodline.core.durable import durable_path
+from moodline.core.errors import DataFileError, MissingDependencyError
+from moodline.core.spreadsheet import spreadsheet_row
+from moodline.core.texts import text_problem
 
 __all__ = [
-    "FORMATS",
     "Chunk",
     "TableReader",
     "assemble",
-    "check_text",
-    "detect_format",
+    "text_or_reason",
     "estimate_rows",
     "write_part",
 ]
 
-FORMATS = ("csv", "tsv", "jsonl", "parquet")
-_ALIASES = {"json": "jsonl", "ndjson": "jsonl", "txt": "tsv", "pq": "parquet"}
 
 # CSV fields may be long (whole reviews, documents); the default limit is 128 KiB.
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
 
-def detect_format(path: Path, explicit: str | None = None) -> str:
-    """``csv``, ``tsv``, ``jsonl`` or ``parquet``, from ``explicit`` or the file extension."""
-    fmt = (explicit or path.suffix.lstrip(".")).lower()
-    fmt = _ALIASES.get(fmt, fmt)
-    if fmt not in FORMATS:
-        raise DataFileError(
-            f"{path}: cannot tell the format from the extension {path.suffix!r}; pass --format ({', '.join(FORMATS)})"
-        )
-    return fmt
+def text_or_reason(value: object) -> tuple[str | None, str | None]:
+    """``(text, None)`` for a scoreable cell, ``(None, reason)`` for a bad one.
 
-
-def check_text(value: object) -> tuple[str | None, str | None]:
-    """``(text, None)`` for a scoreable value, ``(None, reason)`` for a bad one."""
-    if isinstance(value, str):
-        text = value
-    elif value is None:
+    Missing, NaN and bytes cells are this module's; the rules for a text are :mod:`moodline.core.texts`.
+    """
+    if value is None:
         return None, "missing text"
-    elif isinstance(value, float) and math.isnan(value):
+    if isinstance(value, float) and math.isnan(value):
         return None, "missing text (NaN)"
-    elif isinstance(value, bytes | bytearray):
+    if isinstance(value, bytes | bytearray):
         try:
-            text = bytes(value).decode("utf-8")
+            value = bytes(value).decode("utf-8")
         except UnicodeDecodeError:
             return None, "text is not valid UTF-8"
-    else:
-        return None, f"text is {type(value).__name__}, not a string"
-    if not text.strip():
-        return None, "empty text"
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:  # bytes that were not UTF-8 arrive as lone surrogates
-        return None, "text is not valid UTF-8"
-    return text, None
+    problem = text_problem(value)
+    if problem is not None:
+        # Short reasons: they fill the output's error column and are counted in the summary.
+        return None, "empty text" if problem.kind == "empty" else f"text {problem.message}"
+    assert isinstance(value, str)
+    return value, None
 
 
 @dataclass
@@ -124,7 +108,7 @@ class TableReader:
         if not path.is_file():
             raise DataFileError(f"{path}: no such file")
         self.path = path
-        self.format = detect_format(path, fmt)
+        self.format = table_format(path, fmt)
         self.text_column = text_column
         self.id_column = id_column
         self.columns, self.schema = self._header()
@@ -251,7 +235,7 @@ class TableReader:
             position += 1
             if position <= skip_rows:
                 continue
-            text, error = check_text(values[self.text_index])
+            text, error = text_or_reason(values[self.text_index])
             if self.format != "parquet" and not _valid_utf8(values):
                 values = _repair(values)
             rows.append(values)
@@ -306,7 +290,8 @@ def write_text_rows(
 ) -> None:
     """Write ``rows`` (no header) in a text format; CSV and TSV text neutralised unless ``raw_csv``.
 
-    Spreadsheets open TSV files as readily as CSV ones, so both get :func:`~moodline.spreadsheet.neutralise_formula`.
+    Spreadsheets open TSV files as readily as CSV ones, so both get
+    :func:`~moodline.core.spreadsheet.neutralise_formula`.
     """
     if fmt in ("csv", "tsv") and not raw_csv:
         rows = [spreadsheet_row(row) for row in rows]
@@ -361,18 +346,13 @@ def write_part(
     *,
     raw_csv: bool = False,
 ) -> None:
-    """Write one part durably: a temporary file, fsync, then rename to ``path``."""
-    temporary = path.with_name(path.name + ".tmp")
-    if fmt == "parquet":
-        _parquet().write_table(parquet_table(columns, rows, types), temporary)
-        with temporary.open("rb+") as handle:
-            os.fsync(handle.fileno())
-    else:
-        with temporary.open("w", encoding="utf-8", newline="") as handle:
-            write_text_rows(handle, fmt, columns, rows, raw_csv=raw_csv)
-            handle.flush()
-            os.fsync(handle.fileno())
-    os.replace(temporary, path)
+    """Write one part so that ``path`` is complete or absent (:func:`~moodline.core.durable.durable_path`)."""
+    with durable_path(path) as temporary:
+        if fmt == "parquet":
+            _parquet().write_table(parquet_table(columns, rows, types), temporary)
+        else:
+            with temporary.open("w", encoding="utf-8", newline="") as handle:
+                write_text_rows(handle, fmt, columns, rows, raw_csv=raw_csv)
 
 
 def assemble(
@@ -384,7 +364,10 @@ def assemble(
     *,
     raw_csv: bool = False,
 ) -> None:
-    """Stream ``parts`` into ``target`` (header first for CSV/TSV, neutralised unless ``raw_csv``) and fsync it."""
+    """Stream ``parts`` into ``target`` (header first for CSV/TSV, neutralised unless ``raw_csv``).
+
+    ``target`` is a temporary the caller makes durable and renames (:func:`~moodline.core.durable.durable_path`).
+    """
     if fmt == "parquet":
         pa, pq = _arrow(), _parquet()
         schemas = [pq.read_schema(part) for part in parts] or [parquet_table(columns, [], types).schema]
@@ -398,8 +381,6 @@ def assemble(
             for part in parts:
                 with part.open("rb") as source:
                     shutil.copyfileobj(source, out, 1 << 20)
-    with target.open("rb+") as handle:
-        os.fsync(handle.fileno())
 
 
 def _arrow() -> Any:

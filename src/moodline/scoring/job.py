@@ -23,7 +23,6 @@ import json
 import os
 import queue
 import shutil
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -34,9 +33,11 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InvalidInputError
-from ..progress import progress_bar
-from .formats import Chunk, TableReader, assemble, detect_format, estimate_rows, write_part
+from moodline.core.datafiles import table_format
+from moodline.core.durable import durable_path, write_atomically
+from moodline.core.errors import InvalidInputError
+from moodline.core.progress import progress_bar
+from moodline.scoring.formats import Chunk, TableReader, assemble, estimate_rows, write_part
 
 __all__ = ["ScoreOptions", "ScoreSummary", "output_columns", "score_file", "work_directory"]
 
@@ -151,22 +152,8 @@ def _fingerprint(path: Path) -> dict[str, Any]:
     return {"path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "head_sha256": head}
 
 
-def _fsync_directory(directory: Path) -> None:
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
 def _write_json_durably(path: Path, data: dict[str, Any]) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    with temporary.open("w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=1)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-    _fsync_directory(path.parent)
+    write_atomically(path, json.dumps(data, indent=1))
 
 
 class _Work:
@@ -292,7 +279,7 @@ def score_file(
     started = time.perf_counter()
     check_paths(source, output)
     reader = TableReader(source, options.input_format, options.text_column, options.id_column)
-    out_format = detect_format(output, options.output_format)
+    out_format = table_format(output, options.output_format)
     labels = list(engine.labels)
     columns = output_columns(reader.columns, labels, options.prefix)
     types = output_types(reader, columns, len(reader.columns)) if out_format == "parquet" else {}
@@ -386,14 +373,5 @@ def _publish(
     raw_csv: bool,
 ) -> None:
     """Assemble into a temporary file in ``scratch`` (same file system as ``output``), then rename it into place."""
-    handle, name = tempfile.mkstemp(prefix="assembled.", suffix=".tmp", dir=scratch)
-    os.close(handle)
-    temporary = Path(name)
-    try:
+    with durable_path(output, scratch=scratch) as temporary:
         assemble(parts, fmt, columns, types, temporary, raw_csv=raw_csv)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, output)
-        _fsync_directory(output.parent)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import pickle
 import shutil
 import tempfile
@@ -30,10 +29,13 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InvalidInputError, MissingDependencyError, MoodlineError
-from ..progress import progress_bar
-from .formats import Chunk, TableReader, assemble, detect_format, estimate_rows, write_part
-from .job import (
+from moodline.core.datafiles import table_format
+from moodline.core.durable import durable_path
+from moodline.core.errors import InvalidInputError, MissingDependencyError, MoodlineError
+from moodline.core.progress import progress_bar
+from moodline.core.settings import get_settings
+from moodline.scoring.formats import Chunk, TableReader, assemble, estimate_rows, write_part
+from moodline.scoring.job import (
     MAX_EXAMPLES,
     ScoreOptions,
     ScoreSummary,
@@ -106,7 +108,7 @@ class ModelActor:
     """One loaded model per actor; scores a chunk's texts and adds their probabilities."""
 
     def __init__(self, model: str | None, backend: str, threads: int | None, long_text: str) -> None:
-        from ..engine import Engine
+        from moodline.inference.engine import Engine
 
         self.engine = Engine.load(model, backend=backend, threads=threads)  # type: ignore[arg-type]
         self.long_text: Any = long_text
@@ -129,7 +131,7 @@ class ModelActor:
 
 
 def _model_identity(model: str | None, backend: str) -> dict[str, Any]:
-    from ..engine import Engine
+    from moodline.inference.engine import Engine
 
     engine = Engine.load(model, backend=backend, threads=1)  # type: ignore[arg-type]
     return {"labels": list(engine.labels), "name": engine.info.name, "version": engine.info.version}
@@ -179,7 +181,7 @@ def score_file_ray(
     if output.exists() and not overwrite:
         raise InvalidInputError(f"{output} exists; pass --overwrite to replace it")
     reader = TableReader(source, options.input_format, options.text_column, options.id_column)
-    out_format = detect_format(output, options.output_format)
+    out_format = table_format(output, options.output_format)
     threads = threads or 1
     model = str(Path(model).resolve()) if model is not None and Path(model).exists() else model
     try:
@@ -232,7 +234,7 @@ def _run(
     context.enable_progress_bars = False
     context.print_on_execution_start = False
     # Ray Data logs a failed task with its traceback before raising it here, where it becomes one clean line
-    logging.getLogger("ray.data").setLevel(logging.DEBUG if os.environ.get("MOODLINE_DEBUG") else logging.CRITICAL)
+    logging.getLogger("ray.data").setLevel(logging.DEBUG if get_settings().debug else logging.CRITICAL)
     estimate = estimate_rows(reader.path, reader.format)
     dataset = _datasource(ray, reader, options.chunk_rows, None).map_batches(
         ModelActor,
@@ -267,10 +269,8 @@ def _run(
                 bar.update(len(chunk))
             bar.total = bar.n
             bar.refresh()
-        assembled = scratch / "assembled.tmp"
-        assemble(parts, out_format, columns, types, assembled, raw_csv=options.raw_csv)
-        assembled.chmod(0o644)
-        assembled.replace(output)
+        with durable_path(output, scratch=scratch) as assembled:
+            assemble(parts, out_format, columns, types, assembled, raw_csv=options.raw_csv)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return ScoreSummary(

@@ -11,28 +11,28 @@ Example::
 
 from __future__ import annotations
 
-from .captions import SbvParser, SrtParser, VttParser
-from .errors import TranscriptParseError
-from .model import Cue, Transcript, Turn, Utterance
-from .parsers import (
-    FORMATS,
+from moodline.transcripts.captions import SbvParser, SrtParser, VttParser
+from moodline.transcripts.errors import TranscriptParseError
+from moodline.transcripts.model import Cue, Transcript, Turn, Utterance
+from moodline.transcripts.parsers import (
     PARSERS,
+    TRANSCRIPT_FORMATS,
     TranscriptParser,
     decode_transcript,
-    detect_format,
+    detect_transcript_format,
     get_parser,
     parse_transcript,
     read_transcript,
 )
-from .sentences import split_sentences
-from .serialise import to_json, to_srt, to_vtt
-from .speakers import UNKNOWN_SPEAKER
-from .structured import CsvParser, JsonParser
-from .text_exports import OtterParser, PlainParser
-from .timestamps import format_timestamp, parse_timestamp
+from moodline.transcripts.sentences import split_sentences
+from moodline.transcripts.serialise import to_json, to_srt, to_vtt
+from moodline.transcripts.speakers import UNKNOWN_SPEAKER
+from moodline.transcripts.structured import CsvParser, JsonParser
+from moodline.transcripts.text_exports import OtterParser, PlainParser
+from moodline.transcripts.timestamps import format_timestamp, parse_timestamp
 
 __all__ = [
-    "FORMATS",
+    "TRANSCRIPT_FORMATS",
     "PARSERS",
     "UNKNOWN_SPEAKER",
     "CsvParser",
@@ -49,7 +49,7 @@ __all__ = [
     "Utterance",
     "VttParser",
     "decode_transcript",
-    "detect_format",
+    "detect_transcript_format",
     "format_timestamp",
     "get_parser",
     "parse_timestamp",

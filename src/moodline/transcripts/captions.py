@@ -20,10 +20,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from .errors import TranscriptParseError
-from .model import Cue, CueBuilder
-from .speakers import clean_text, prefixes_name_speakers, split_speaker_prefix
-from .timestamps import parse_timestamp
+from moodline.transcripts.errors import TranscriptParseError
+from moodline.transcripts.model import Cue, CueBuilder
+from moodline.transcripts.speakers import clean_text, prefixes_name_speakers, split_speaker_prefix
+from moodline.transcripts.timestamps import parse_timestamp
 
 __all__ = ["SbvParser", "SrtParser", "VttParser"]
 

@@ -1,6 +1,6 @@
 """The one error the transcript parsers raise: input that is not a transcript they can read.
 
-It is an :class:`~moodline.errors.InvalidInputError`, so the CLI and the HTTP API report it like any
+It is an :class:`~moodline.core.errors.InvalidInputError`, so the CLI and the HTTP API report it like any
 other bad input (status 422). The message names the source and, where it applies, the line, and says
 what was expected there::
 
@@ -9,7 +9,7 @@ what was expected there::
 
 from __future__ import annotations
 
-from ..errors import InvalidInputError
+from moodline.core.errors import InvalidInputError
 
 __all__ = ["TranscriptParseError"]
 

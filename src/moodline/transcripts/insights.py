@@ -3,14 +3,14 @@
 Example::
 
     from moodline import Engine
-    from moodline.three_way import ThreeWayScorer
+    from moodline.inference.three_way import ThreeWayScorer
     from moodline.transcripts import read_transcript
     from moodline.transcripts.insights import analyse
 
     insights = analyse(read_transcript("call.vtt"), ThreeWayScorer(Engine.load()), window=5)
     insights.summary.mean_sentiment, insights.turning_points[0].quote
 
-Sentiment scores are signed, in ``[-1, 1]`` (see :mod:`moodline.three_way`); labels are ``negative``,
+Sentiment scores are signed, in ``[-1, 1]`` (see :mod:`moodline.inference.three_way`); labels are ``negative``,
 ``neutral`` or ``positive``. Times are seconds from the source, ``null`` where it has none.
 
 JSON schema of :meth:`ConversationInsights.to_dict`::
@@ -63,9 +63,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InvalidInputError
-from ..three_way import THREE_WAY_LABELS, ThreeWayScorer
-from .model import Transcript, Turn, Utterance
+from moodline.core.errors import InvalidInputError
+from moodline.inference.three_way import THREE_WAY_LABELS, ThreeWayPrediction, ThreeWayScorer
+from moodline.transcripts.model import Transcript, Turn, Utterance
 
 __all__ = [
     "ConversationInsights",
@@ -182,6 +182,24 @@ class ConversationInsights:
         return asdict(self)
 
 
+def check_insight_options(*, window: int = 5, top: int = 3, drop_threshold: float = DROP_THRESHOLD) -> None:
+    """Refuse options :func:`summarise` cannot use, before anything is scored."""
+    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+        raise InvalidInputError(f"window must be a positive number of utterances, got {window!r}")
+    if isinstance(top, bool) or not isinstance(top, int) or top < 0:
+        raise InvalidInputError(f"top must be a non-negative number of moments, got {top!r}")
+    if not drop_threshold > 0:
+        raise InvalidInputError(f"drop_threshold must be positive, got {drop_threshold!r}")
+
+
+def utterances_to_score(transcript: Transcript, max_chars: int | None = 300) -> list[Utterance]:
+    """The utterances whose sentiment :func:`summarise` needs (long turns split at sentences)."""
+    pieces = transcript.utterances(max_chars=max_chars)
+    if not pieces:
+        raise InvalidInputError(f"{transcript.source}: the transcript has no utterances to analyse")
+    return pieces
+
+
 def analyse(
     transcript: Transcript,
     scorer: ThreeWayScorer,
@@ -191,27 +209,37 @@ def analyse(
     drop_threshold: float = DROP_THRESHOLD,
     top: int = 3,
 ) -> ConversationInsights:
-    """Score every utterance of ``transcript`` and summarise sentiment per speaker and over time.
+    """Score every utterance of ``transcript`` with ``scorer`` and :func:`summarise` it.
 
-    Rolling averages are trailing means over the last ``window`` utterances (fewer at the start). A
-    turning point is an utterance where the rolling overall sentiment changes sign, or falls by more than
-    ``drop_threshold`` from the previous utterance's value.
+    A server scores through its batcher and cache instead, then calls :func:`summarise` itself.
 
     Example::
 
         insights = analyse(transcript, ThreeWayScorer(Engine.load()))
         json.dumps(insights.to_dict())
     """
-    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
-        raise InvalidInputError(f"window must be a positive number of utterances, got {window!r}")
-    if isinstance(top, bool) or not isinstance(top, int) or top < 0:
-        raise InvalidInputError(f"top must be a non-negative number of moments, got {top!r}")
-    if not drop_threshold > 0:
-        raise InvalidInputError(f"drop_threshold must be positive, got {drop_threshold!r}")
-    pieces = transcript.utterances(max_chars=max_chars)
-    if not pieces:
-        raise InvalidInputError(f"{transcript.source}: the transcript has no utterances to analyse")
+    check_insight_options(window=window, top=top, drop_threshold=drop_threshold)
+    pieces = utterances_to_score(transcript, max_chars)
     predictions = scorer.score([u.text for u in pieces])
+    return summarise(transcript, pieces, predictions, window=window, drop_threshold=drop_threshold, top=top)
+
+
+def summarise(
+    transcript: Transcript,
+    pieces: Sequence[Utterance],
+    predictions: Sequence[ThreeWayPrediction],
+    *,
+    window: int = 5,
+    drop_threshold: float = DROP_THRESHOLD,
+    top: int = 3,
+) -> ConversationInsights:
+    """Sentiment per speaker and over time from ``transcript``'s utterances and their predictions; no scoring.
+
+    Rolling averages are trailing means over the last ``window`` utterances (fewer at the start). A
+    turning point is an utterance where the rolling overall sentiment changes sign, or falls by more than
+    ``drop_threshold`` from the previous utterance's value.
+    """
+    check_insight_options(window=window, top=top, drop_threshold=drop_threshold)
     utterances = [
         UtteranceSentiment(u.position, u.turn_index, u.speaker, u.text, u.start, u.end, p.label, p.sentiment)
         for u, p in zip(pieces, predictions, strict=True)
@@ -231,7 +259,7 @@ def analyse(
         speakers=_speakers(transcript.speakers(), utterances, turns),
         utterances=utterances,
         timeline=Timeline(overall, per_speaker),
-        turning_points=_turning_points(overall, pieces, drop_threshold),
+        turning_points=_turning_points(overall, list(pieces), drop_threshold),
         most_negative=[_moment(utterances[i]) for i in np.argsort(sentiment, kind="stable")[:top] if sentiment[i] < 0],
         most_positive=[_moment(utterances[i]) for i in np.argsort(-sentiment, kind="stable")[:top] if sentiment[i] > 0],
     )

@@ -6,9 +6,9 @@ from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from ..errors import InvalidInputError
-from .sentences import sentence_spans, wrap_span
-from .speakers import UNKNOWN_SPEAKER, clean_text
+from moodline.core.errors import InvalidInputError
+from moodline.transcripts.sentences import sentence_spans, wrap_span
+from moodline.transcripts.speakers import UNKNOWN_SPEAKER, clean_text
 
 __all__ = ["Cue", "CueBuilder", "Transcript", "Turn", "Utterance"]
 

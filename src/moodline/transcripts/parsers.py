@@ -13,19 +13,19 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Protocol
 
-from ..errors import DataFileError, InvalidInputError
-from .captions import SbvParser, SrtParser, VttParser
-from .errors import TranscriptParseError
-from .model import Cue, Transcript
-from .structured import CsvParser, JsonParser
-from .text_exports import OtterParser, PlainParser
+from moodline.core.errors import DataFileError, InvalidInputError
+from moodline.transcripts.captions import SbvParser, SrtParser, VttParser
+from moodline.transcripts.errors import TranscriptParseError
+from moodline.transcripts.model import Cue, Transcript
+from moodline.transcripts.structured import CsvParser, JsonParser
+from moodline.transcripts.text_exports import OtterParser, PlainParser
 
 __all__ = [
-    "FORMATS",
+    "TRANSCRIPT_FORMATS",
     "PARSERS",
     "TranscriptParser",
     "decode_transcript",
-    "detect_format",
+    "detect_transcript_format",
     "get_parser",
     "parse_transcript",
     "read_transcript",
@@ -58,7 +58,7 @@ _REGISTERED: tuple[TranscriptParser, ...] = (
 )
 PARSERS: Mapping[str, TranscriptParser] = MappingProxyType({parser.name: parser for parser in _REGISTERED})
 """Format name -> parser. ``parse_transcript(..., format=name)`` picks one; a parser object may be passed too."""
-FORMATS: tuple[str, ...] = tuple(PARSERS)
+TRANSCRIPT_FORMATS: tuple[str, ...] = tuple(PARSERS)
 
 # Most specific first: a WEBVTT header or JSON brackets are unmistakable, "Name: text" lines the least.
 _DETECTION_ORDER = ("vtt", "json", "srt", "sbv", "csv", "otter", "plain")
@@ -101,16 +101,18 @@ def _detect(lines: Sequence[str], source: str) -> str:
         if PARSERS[name].sniff(lines):
             return name
     raise TranscriptParseError(
-        f"{_EXPECTED}, got {first[1][:60]!r}; pass format= one of {', '.join(FORMATS)}", source=source, line=first[0]
+        f"{_EXPECTED}, got {first[1][:60]!r}; pass format= one of {', '.join(TRANSCRIPT_FORMATS)}",
+        source=source,
+        line=first[0],
     )
 
 
-def detect_format(data: str | bytes, source: str = "<input>") -> str:
-    """Name the format of a transcript (one of :data:`FORMATS`), or raise TranscriptParseError.
+def detect_transcript_format(data: str | bytes, source: str = "<input>") -> str:
+    """Name the format of a transcript (one of :data:`TRANSCRIPT_FORMATS`), or raise TranscriptParseError.
 
     Example::
 
-        detect_format("WEBVTT\\n\\n00:00.000 --> 00:02.000\\nHi")   # 'vtt'
+        detect_transcript_format("WEBVTT\\n\\n00:00.000 --> 00:02.000\\nHi")   # 'vtt'
     """
     return _detect(split_lines(decode_transcript(data, source)), source)
 
@@ -119,7 +121,9 @@ def get_parser(format: str) -> TranscriptParser:
     """The registered parser for a format name (case-insensitive)."""
     parser = PARSERS.get(format.strip().lower())
     if parser is None:
-        raise InvalidInputError(f"unknown transcript format {format!r}; expected one of {', '.join(FORMATS)}")
+        raise InvalidInputError(
+            f"unknown transcript format {format!r}; expected one of {', '.join(TRANSCRIPT_FORMATS)}"
+        )
     return parser
 
 

@@ -16,7 +16,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from ..spreadsheet import spreadsheet_row
+from moodline.core.spreadsheet import spreadsheet_row
 
 __all__ = ["CSV_COLUMNS", "render_csv", "render_html", "write_pngs"]
 
@@ -152,7 +152,7 @@ def render_csv(insights: dict[str, Any], *, raw_csv: bool = False) -> str:
 
     Speaker names and utterances come from the transcript, that is from whoever joined the call or wrote
     the file: a cell a spreadsheet would run as a formula gets a leading ``'`` unless ``raw_csv``
-    (see :mod:`moodline.spreadsheet`).
+    (see :mod:`moodline.core.spreadsheet`).
     """
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -165,9 +165,9 @@ def render_csv(insights: dict[str, Any], *, raw_csv: bool = False) -> str:
 
 def write_pngs(insights: dict[str, Any], directory: Path) -> list[Path]:
     """``timeline.png`` (rolling sentiment per speaker) and ``speakers.png`` (label shares per speaker)."""
-    from ..plots import _pyplot
+    from moodline.core.plots import pyplot, save_figure
 
-    plt = _pyplot()
+    plt = pyplot()
     directory.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(10, 4))
     ax.axhline(0, color="#bbb", linestyle="--", linewidth=1)
@@ -178,8 +178,7 @@ def write_pngs(insights: dict[str, Any], directory: Path) -> list[Path]:
     ax.legend(loc="lower left", fontsize=8)
     fig.tight_layout()
     timeline = directory / "timeline.png"
-    fig.savefig(timeline, dpi=110)
-    plt.close(fig)
+    save_figure(fig, timeline, dpi=110)
 
     speakers = insights["speakers"]
     fig, ax = plt.subplots(figsize=(8, 1 + 0.5 * len(speakers)))
@@ -194,6 +193,5 @@ def write_pngs(insights: dict[str, Any], directory: Path) -> list[Path]:
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     bars = directory / "speakers.png"
-    fig.savefig(bars, dpi=110)
-    plt.close(fig)
+    save_figure(fig, bars, dpi=110)
     return [timeline, bars]

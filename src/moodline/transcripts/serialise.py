@@ -12,10 +12,10 @@ import json
 import math
 from collections.abc import Sequence
 
-from ..errors import InvalidInputError
-from .model import Cue, Transcript
-from .speakers import UNKNOWN_SPEAKER, prefixes_name_speakers
-from .timestamps import format_timestamp
+from moodline.core.errors import InvalidInputError
+from moodline.transcripts.model import Cue, Transcript
+from moodline.transcripts.speakers import UNKNOWN_SPEAKER, prefixes_name_speakers
+from moodline.transcripts.timestamps import format_timestamp
 
 __all__ = ["to_json", "to_srt", "to_vtt"]
 

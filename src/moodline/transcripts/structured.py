@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from ..errors import InvalidInputError
-from .errors import TranscriptParseError
-from .model import Cue, CueBuilder
-from .timestamps import parse_seconds, parse_timestamp
+from moodline.core.errors import InvalidInputError
+from moodline.transcripts.errors import TranscriptParseError
+from moodline.transcripts.model import Cue, CueBuilder
+from moodline.transcripts.timestamps import parse_seconds, parse_timestamp
 
 __all__ = ["CsvParser", "JsonParser"]
 

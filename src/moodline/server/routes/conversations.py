@@ -1,0 +1,184 @@
+"""Conversation endpoints: ``POST /transcripts`` (whole transcripts) and ``WebSocket /live`` (as they happen)."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect
+
+from moodline.core.errors import InvalidInputError, MoodlineError
+from moodline.core.texts import text_problem
+from moodline.server.dependencies import ERROR_RESPONSES, get_state, key_matches, ready_state, require_api_key
+from moodline.transcripts import parse_transcript
+from moodline.transcripts.insights import check_insight_options, summarise, utterances_to_score
+
+__all__ = ["LiveConversation", "router"]
+
+router = APIRouter()
+
+TRANSCRIPT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "format": {"type": "string", "description": "vtt, srt, sbv, otter, plain, json or csv"},
+                    },
+                },
+            },
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["transcript"],
+                    "properties": {
+                        "transcript": {"type": "string"},
+                        "format": {"type": "string"},
+                        "window": {"type": "integer", "minimum": 1},
+                    },
+                },
+            },
+        },
+    }
+}
+
+
+@router.post(
+    "/transcripts", dependencies=[Depends(require_api_key)], responses=ERROR_RESPONSES, openapi_extra=TRANSCRIPT_BODY
+)
+async def transcripts(request: Request) -> dict[str, Any]:
+    """Analyse a whole transcript (file upload or JSON): per utterance, per speaker, over time."""
+    state = await ready_state(request)
+    content_type = request.headers.get("content-type", "")
+    window: Any = 5
+    if content_type.startswith("multipart/form-data"):
+        form = await request.form()
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise InvalidInputError("multipart body needs a 'file' part with the transcript")
+        data: bytes | str = await upload.read()
+        name, fmt = upload.filename or "upload", form.get("format")
+    else:
+        try:
+            body = json.loads(await request.body())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise InvalidInputError('body must be JSON {"transcript": "..."} or a multipart file upload') from exc
+        if not isinstance(body, dict) or not isinstance(body.get("transcript"), str):
+            raise InvalidInputError("JSON body needs a 'transcript' string")
+        data, name, fmt = body["transcript"], "transcript", body.get("format")
+        window = body.get("window", 5)
+    if fmt is not None and not isinstance(fmt, str):
+        raise InvalidInputError("'format' must be a string")
+    if not isinstance(window, int) or isinstance(window, bool) or window < 1:
+        raise InvalidInputError("'window' must be a positive integer")
+    conversation = parse_transcript(data, format=fmt or None, source=name)
+    check_insight_options(window=window)
+    utterances = utterances_to_score(conversation)
+    scored = await state.predict([u.text for u in utterances])
+    predictions = state.three_way_scorer().from_predictions(scored.predictions)
+    result: dict[str, Any] = summarise(conversation, utterances, predictions, window=window).to_dict()
+    return result
+
+
+@dataclass
+class LiveConversation:
+    """Rolling per-speaker sentiment of one live conversation, and when to raise an alert."""
+
+    window: int
+    threshold: float
+    alert_after: int
+    history: dict[str, deque[float]] = field(default_factory=dict)
+    streak: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    alerted: set[str] = field(default_factory=set)
+    count: int = 0
+
+    def add(self, speaker: str, sentiment: float) -> tuple[dict[str, float], bool]:
+        """Record one utterance; return every speaker's rolling mean and whether to alert now."""
+        recent = self.history.setdefault(speaker, deque(maxlen=self.window))
+        recent.append(sentiment)
+        rolling = {name: sum(values) / len(values) for name, values in self.history.items()}
+        if rolling[speaker] < self.threshold:
+            self.streak[speaker] += 1
+        else:
+            self.streak[speaker] = 0
+            self.alerted.discard(speaker)  # recovered: the next bad streak alerts again
+        alert = self.streak[speaker] >= self.alert_after and speaker not in self.alerted
+        if alert:
+            self.alerted.add(speaker)
+        self.count += 1
+        return rolling, alert
+
+
+@router.websocket("/live")
+async def live(websocket: WebSocket) -> None:
+    """Score utterances as they happen: send {speaker, text, time}; get sentiment, rolling state, alerts."""
+    state = get_state(websocket)  # type: ignore[arg-type]
+    settings = state.settings
+    if settings.api_keys:
+        token = websocket.query_params.get("api_key") or websocket.headers.get("authorization", "").partition(" ")[2]
+        if not key_matches(settings.api_keys, token):
+            await websocket.close(code=1008, reason="missing or invalid API key")
+            return
+    await websocket.accept()
+    if not state.ready:
+        await websocket.close(code=1013, reason="the model is still loading")
+        return
+    conversation = LiveConversation(settings.live_window, settings.live_alert_threshold, settings.live_alert_count)
+    scorer = state.three_way_scorer()
+    try:
+        while True:
+            message = await websocket.receive_text()
+            try:
+                event = json.loads(message)
+                if not isinstance(event, dict):
+                    raise ValueError("expected a JSON object")
+                speaker, text, when = str(event.get("speaker") or "Unknown"), event.get("text"), event.get("time")
+                problem = text_problem(text, max_chars=settings.max_text_chars)
+                if problem is not None:
+                    raise ValueError(f"'text' {problem.message}")
+                assert isinstance(text, str)
+                if when is not None and not isinstance(when, (int, float)):
+                    raise ValueError("'time' must be a number of seconds")
+            except ValueError as exc:  # JSONDecodeError is a ValueError too
+                await websocket.send_json({"type": "error", "message": str(exc)})
+                continue
+            try:
+                scored = await state.predict([text])
+            except MoodlineError as exc:  # at capacity, timed out: this message fails, the session goes on
+                await websocket.send_json({"type": "error", "message": exc.message})
+                continue
+            [result] = scorer.from_predictions(scored.predictions)
+            rolling, alert = conversation.add(speaker, result.sentiment)
+            await websocket.send_json(
+                {
+                    "type": "utterance",
+                    "index": conversation.count - 1,
+                    "speaker": speaker,
+                    "text": text,
+                    "time": when,
+                    "label": result.label,
+                    "sentiment": result.sentiment,
+                    "rolling": rolling,
+                }
+            )
+            if alert:
+                await websocket.send_json(
+                    {
+                        "type": "alert",
+                        "speaker": speaker,
+                        "rolling": rolling[speaker],
+                        "time": when,
+                        "threshold": conversation.threshold,
+                        "utterances": conversation.streak[speaker],
+                        "message": f"{speaker}'s tone has stayed negative for "
+                        f"{conversation.streak[speaker]} utterances",
+                    }
+                )
+    except WebSocketDisconnect:
+        return
