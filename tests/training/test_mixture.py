@@ -50,6 +50,8 @@ label_column = "emotion"
 weight = 2.0
 labels = { happiness = "POSITIVE", anger = "NEGATIVE", fear = "NEGATIVE", no_emotion = "NEUTRAL", surprise = "" }
 """
+# Star ratings onto sentiment, as the review sources map them.
+STARS = 'labels = { 1 = "NEGATIVE", 2 = "NEGATIVE", 3 = "NEUTRAL", 4 = "POSITIVE", 5 = "POSITIVE" }'
 PHRASES = """
 [[source]]
 name = "phrases"
@@ -125,14 +127,14 @@ def test_not_toml_and_missing_files_are_data_errors(tmp_path):
 
 
 def test_holdout_is_a_stable_hash_split_disjoint_from_training(mix_dir):
-    body = """
+    body = f"""
 [[source]]
 name = "stars"
 path = "stars.csv"
 text_column = "text"
 label_column = "stars"
 holdout = 0.25
-labels = { 1 = "NEGATIVE", 2 = "NEGATIVE", 3 = "NEUTRAL", 4 = "POSITIVE", 5 = "POSITIVE" }
+{STARS}
 
 [[dev]]
 name = "stars-holdout"
@@ -141,7 +143,7 @@ text_column = "text"
 label_column = "stars"
 holdout = 0.25
 split = "holdout"
-labels = { 1 = "NEGATIVE", 2 = "NEGATIVE", 3 = "NEUTRAL", 4 = "POSITIVE", 5 = "POSITIVE" }
+{STARS}
 """
     mix = DataMixture.load(mix_file(mix_dir, body))
     train = set(mix.read_training().texts)
@@ -154,7 +156,7 @@ labels = { 1 = "NEGATIVE", 2 = "NEGATIVE", 3 = "NEUTRAL", 4 = "POSITIVE", 5 = "P
 
 
 def test_a_holdout_column_holds_out_the_same_rows_as_the_text_it_names(mix_dir):
-    body = """
+    body = f"""
 [[source]]
 name = "titles"
 path = "titled.csv"
@@ -162,7 +164,7 @@ text_column = "title"
 label_column = "stars"
 holdout = 0.25
 holdout_column = "text"
-labels = { 1 = "NEGATIVE", 2 = "NEGATIVE", 3 = "NEUTRAL", 4 = "POSITIVE", 5 = "POSITIVE" }
+{STARS}
 
 [[dev]]
 name = "reviews-holdout"
@@ -171,7 +173,7 @@ text_column = "text"
 label_column = "stars"
 holdout = 0.25
 split = "holdout"
-labels = { 1 = "NEGATIVE", 2 = "NEGATIVE", 3 = "NEUTRAL", 4 = "POSITIVE", 5 = "POSITIVE" }
+{STARS}
 """
     mix = DataMixture.load(mix_file(mix_dir, body))
     trained_titles = set(mix.read_training().texts)
