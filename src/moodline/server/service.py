@@ -98,7 +98,7 @@ class ServerState:
     async def score(self, texts: list[str], long_text: LongTextMode | None = None) -> ScoreResult:
         """A prediction request: the request limits, :meth:`predict`, then the (sampled) prediction log."""
         self.validate(texts)
-        result = await self.predict(texts, long_text)
+        result = await self._predict_checked(texts, long_text)
         logger = self.prediction_log  # never blocks (bounded queue)
         if logger is not None:
             info = self.served_engine().info
@@ -113,8 +113,12 @@ class ServerState:
         whole transcript) goes to the batcher in request-sized pieces, one after another, so it
         queues like the requests it shares the server with.
         """
-        started = time.perf_counter()
         check_texts(texts, max_chars=self.settings.max_text_chars)
+        return await self._predict_checked(texts, long_text)
+
+    async def _predict_checked(self, texts: list[str], long_text: LongTextMode | None) -> ScoreResult:
+        """:meth:`predict` for texts already checked (a request's, by :meth:`validate`): checked once, not twice."""
+        started = time.perf_counter()
         engine = self.served_engine()
         assert self.batcher is not None  # guaranteed once ready
         mode = long_text or engine.long_text
