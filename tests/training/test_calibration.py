@@ -6,8 +6,17 @@ import shutil
 import numpy as np
 import pytest
 
+from moodline.core.errors import InvalidInputError
 from moodline.inference.engine import Engine
-from moodline.training.calibration import apply_temperature, calibrate_model, fit_temperature, restricted
+from moodline.inference.temperature import REFERENCE_TOKENS, Temperature
+from moodline.training.calibration import (
+    ScoredSet,
+    _worst_ece,
+    apply_temperature,
+    calibrate_model,
+    fit_temperature,
+    restricted,
+)
 from moodline.training.evaluation import calibration
 from moodline.training.mixture import SourceData
 
@@ -77,14 +86,59 @@ def test_calibrate_model_stores_a_temperature_the_engine_applies(tiny_onnx_model
 
 
 def test_the_worst_ece_objective_serves_the_set_the_average_fails():
-    from moodline.training.calibration import _worst_ece
-
     sharp, sharp_labels = sampled(2.0, rows=3000, seed=4)  # over-confident: wants a temperature of 2
     soft, soft_labels = sampled(0.6, rows=3000, seed=5)  # under-confident: wants 0.6
-    sets = [(sharp, sharp_labels, (0, 1, 2)), (soft, soft_labels, (0, 1, 2))]
+    sets = [ScoredSet(sharp, sharp_labels, (0, 1, 2)), ScoredSet(soft, soft_labels, (0, 1, 2))]
     nll = fit_temperature(sets)
     worst = fit_temperature(sets, objective="worst-ece")
     assert _worst_ece(sets, worst.temperature) < _worst_ece(sets, nll.temperature)
     assert 0.6 < worst.temperature < 2.0
     with pytest.raises(ValueError, match="objective"):
         fit_temperature(sets, objective="mse")  # type: ignore[arg-type]
+
+
+def test_a_length_dependent_miscalibration_is_fitted_by_the_length_exponent():
+    # Short texts are over-confident (their labels were drawn at T=1.8), long ones under-confident
+    # (T=0.8): no single temperature serves both, a temperature that falls with length does.
+    short, short_labels = sampled(1.8, rows=3000, seed=6)
+    long, long_labels = sampled(0.8, rows=3000, seed=7)
+    sets = [
+        ScoredSet(short, short_labels, (0, 1, 2), np.full(3000, 8)),
+        ScoredSet(long, long_labels, (0, 1, 2), np.full(3000, 128)),
+    ]
+    by_length = fit_temperature(sets, objective="worst-ece")
+    single = fit_temperature([ScoredSet(*s[:3]) for s in sets], objective="worst-ece")
+    assert single.length_exponent == 0.0  # no lengths, nothing to fit them with
+    assert by_length.length_exponent < -0.1
+    assert _worst_ece(sets, by_length.calibration) < 0.03 < _worst_ece(sets, single.temperature)
+    assert by_length.calibration.per_text(np.array([8]))[0] == pytest.approx(1.8, rel=0.15)
+    assert by_length.calibration.per_text(np.array([128]))[0] == pytest.approx(0.8, rel=0.15)
+
+
+def test_the_temperature_of_a_text_follows_its_length():
+    temperature = Temperature(1.25, -0.1)
+    short, reference, long = temperature.per_text(np.array([4, REFERENCE_TOKENS, 256]))
+    assert reference == pytest.approx(1.25) and short > reference > long
+    assert np.all(Temperature(1.25).per_text(np.array([4, 256])) == 1.25)
+    logits = np.array([[2.0, 0.0, -1.0], [2.0, 0.0, -1.0]])
+    scaled = temperature.scale(logits, np.array([4, 256]))
+    assert np.all(scaled.argmax(1) == 0) and scaled[0, 0] < scaled[1, 0]  # the short one reads less sure
+    for bad in ({"value": 0.0}, {"value": float("nan")}, {"value": 1.0, "length_exponent": 2.0}):
+        with pytest.raises(InvalidInputError):
+            Temperature(**bad)
+
+
+def test_the_engine_applies_a_stored_length_dependent_temperature(tiny_onnx_model, tmp_path):
+    model = tmp_path / "model"
+    shutil.copytree(tiny_onnx_model, model)
+    meta = json.loads((model / "moodline.json").read_text())
+    meta.update(temperature=1.5, temperature_length_exponent=-0.3)
+    (model / "moodline.json").write_text(json.dumps(meta))
+    texts = ["bad", "good " * 60]
+    raw = Engine.load(model, temperature=1.0)
+    stored = Engine.load(model)
+    assert stored.calibration == Temperature(1.5, -0.3) and raw.calibration.is_identity
+    lengths = np.array([len(e.ids) for e in raw.tokenizer.encode(texts)])
+    logits = np.log(raw.probabilities(texts)[0])
+    expected = apply_temperature(logits, Temperature(1.5, -0.3).per_text(lengths))
+    assert np.allclose(stored.probabilities(texts)[0], expected, atol=1e-5)

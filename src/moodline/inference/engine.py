@@ -33,6 +33,7 @@ from moodline.inference.bucketing import DEFAULT_CALL_COST_TOKENS, sorted_batche
 from moodline.inference.model_dir import ONNX_FILE, has_onnx_model, load_metadata
 from moodline.inference.prediction import Prediction
 from moodline.inference.sources import hub_load, load_hf_tokenizer, require_torch, resolve_local
+from moodline.inference.temperature import Temperature
 from moodline.inference.tokenization import TextTokenizer, model_max_length, pad_batch
 
 __all__ = ["Engine", "LongTextMode", "ModelInfo"]
@@ -71,9 +72,8 @@ class Engine:
         long_text: LongTextMode = "truncate",
         call_cost_tokens: float | None = None,
         temperature: float = 1.0,
+        temperature_length_exponent: float = 0.0,
     ) -> None:
-        if not temperature > 0:
-            raise InvalidInputError(f"temperature must be positive, got {temperature}")
         if batch_size < 1:
             raise InvalidInputError(f"batch_size must be at least 1, got {batch_size}")
         if long_text not in ("truncate", "chunk"):
@@ -86,12 +86,17 @@ class Engine:
         self.call_cost_tokens = call_cost_tokens  # None: full calls; else the cheapest cut (see bucketing)
         self.long_text: LongTextMode = long_text
         # Logits are divided by it before the softmax: the calibration stored with the model
-        # (moodline.json "temperature"); labels never change, only how confident they read.
-        self.temperature = temperature
+        # (moodline.json "temperature", by text length); labels never change, only how confident they read.
+        self.calibration = Temperature(temperature, temperature_length_exponent)
 
     @property
     def labels(self) -> list[str]:
         return self.info.labels
+
+    @property
+    def temperature(self) -> float:
+        """The calibration temperature of a text of :data:`~moodline.inference.temperature.REFERENCE_TOKENS` tokens."""
+        return self.calibration.value
 
     @classmethod
     def load(
@@ -111,7 +116,8 @@ class Engine:
         Every command, the server, hot swap, retraining and the monitor load through here; ``settings``
         say where the registry is (default: the process-wide settings).
         ``spinning=False`` makes idle ONNX Runtime threads sleep instead of spin (what a server wants).
-        ``temperature=1.0`` ignores the calibration stored with a model (to fit a new one).
+        ``temperature=1.0`` ignores the calibration stored with a model (to fit a new one); a
+        ``temperature`` given here replaces the stored one, length dependence included.
         """
         directory = resolve_local(model, settings)
         if backend == "onnx" or (backend == "auto" and directory is not None and has_onnx_model(directory)):
@@ -156,7 +162,10 @@ class Engine:
             quantization=meta.get("quantization"),
             path=str(directory),
         )
-        options.setdefault("temperature", float(meta.get("temperature", 1.0)))
+        if "temperature" not in options:
+            stored = Temperature.from_metadata(meta)
+            options["temperature"] = stored.value
+            options.setdefault("temperature_length_exponent", stored.length_exponent)
         return cls(OnnxBackend(directory / ONNX_FILE, threads, spinning), tokenizer, info, **options)
 
     @classmethod
@@ -246,7 +255,7 @@ class Engine:
         ):
             ids, mask = pad_batch([windows[i] for i in batch], self.tokenizer.pad_id)
             logits = self.backend.logits(ids, mask)
-            out[batch] = _softmax(logits if self.temperature == 1.0 else logits / self.temperature)
+            out[batch] = _softmax(self.calibration.scale(logits, np.array([len(windows[i]) for i in batch])))
         return out
 
 

@@ -4,6 +4,8 @@ A fine-tuned classifier is usually over-confident: of the texts it scores at 0.9
 are right. Dividing its logits by one temperature ``T > 1`` (fitted on dev data, stored in the
 model's ``moodline.json`` and applied by the engine) fixes most of that without changing a single
 label, since the argmax is unchanged (Guo et al., 2017, "On Calibration of Modern Neural Networks").
+The ``worst-ece`` objective also fits how the temperature changes with a text's length
+(:mod:`moodline.inference.temperature`), for a model whose domains of different lengths disagree.
 
 The temperature minimises the negative log-likelihood of the dev labels. Each dev set weighs the
 same, whatever its size, so a big set from one domain does not set the temperature for all. A set
@@ -12,7 +14,7 @@ over the labels it has, as a two-way answer is.
 
 Example::
 
-    result = fit_temperature([(log_probs, labels, (0, 1, 2))])
+    result = fit_temperature([ScoredSet(log_probs, labels, (0, 1, 2), lengths)])
     result.temperature          # e.g. 1.4
 """
 
@@ -23,21 +25,42 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
 from moodline.core.durable import write_atomically
 from moodline.inference.model_dir import METADATA_FILE, ONNX_FILE, load_metadata
+from moodline.inference.temperature import MAX_LENGTH_EXPONENT, Temperature
 from moodline.training.mixture import SourceData
 
-__all__ = ["TemperatureFit", "apply_temperature", "calibrate_model", "fit_temperature", "restricted"]
+__all__ = [
+    "ScoredSet",
+    "TemperatureFit",
+    "apply_temperature",
+    "calibrate_model",
+    "fit_temperature",
+    "restricted",
+]
 
 # Temperatures outside this range mean the dev data or the model is broken, not miscalibrated.
 MIN_TEMPERATURE, MAX_TEMPERATURE = 0.05, 20.0
+# The worst-ece search: temperatures 0.5..3 and length exponents within ±0.3, coarse then fine.
+TEMPERATURE_RANGE = (0.5, 3.0)
+LENGTH_EXPONENT_RANGE = (-0.3, 0.3)
+assert LENGTH_EXPONENT_RANGE[1] <= MAX_LENGTH_EXPONENT
 
-DevScores = tuple[np.ndarray, Sequence[int], Sequence[int]]  # log-probabilities, true ids, allowed ids
 Objective = Literal["nll", "worst-ece"]
+
+
+class ScoredSet(NamedTuple):
+    """One dev set as the model scored it: log-probabilities, true label ids, the ids the set has,
+    and each text's length in tokens (``None``: unknown, no length dependence can be fitted)."""
+
+    log_probs: np.ndarray
+    labels: Sequence[int]
+    allowed: Sequence[int]
+    lengths: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -45,11 +68,17 @@ class TemperatureFit:
     temperature: float
     nll_before: float
     nll_after: float
+    length_exponent: float = 0.0
+
+    @property
+    def calibration(self) -> Temperature:
+        return Temperature(self.temperature, self.length_exponent)
 
 
-def apply_temperature(log_probs: np.ndarray, temperature: float) -> np.ndarray:
-    """Probabilities from log-probabilities (or logits) divided by ``temperature``."""
-    scaled = np.asarray(log_probs, dtype=np.float64) / temperature
+def apply_temperature(log_probs: np.ndarray, temperature: float | np.ndarray) -> np.ndarray:
+    """Probabilities from log-probabilities (or logits) divided by ``temperature`` (one, or one per row)."""
+    divisor = np.asarray(temperature, dtype=np.float64)
+    scaled = np.asarray(log_probs, dtype=np.float64) / (divisor[:, None] if divisor.ndim else divisor)
     scaled -= scaled.max(axis=1, keepdims=True)
     exp = np.exp(scaled)
     result: np.ndarray = exp / exp.sum(axis=1, keepdims=True)
@@ -64,9 +93,9 @@ def restricted(probabilities: np.ndarray, allowed: Sequence[int]) -> np.ndarray:
     return out
 
 
-def _mean_nll(sets: Sequence[DevScores], inverse_temperature: float) -> float:
+def _mean_nll(sets: Sequence[ScoredSet], inverse_temperature: float) -> float:
     total = 0.0
-    for log_probs, labels, allowed in sets:
+    for log_probs, labels, allowed, _ in sets:
         columns = list(allowed)
         scaled = np.asarray(log_probs, dtype=np.float64)[:, columns] * inverse_temperature
         scaled -= scaled.max(axis=1, keepdims=True)
@@ -76,33 +105,82 @@ def _mean_nll(sets: Sequence[DevScores], inverse_temperature: float) -> float:
     return total / len(sets)
 
 
-def _worst_ece(sets: Sequence[DevScores], temperature: float) -> float:
+def _per_text(scored: ScoredSet, temperature: Temperature) -> float | np.ndarray:
+    if temperature.length_exponent == 0.0 or scored.lengths is None:
+        return temperature.value
+    return temperature.per_text(scored.lengths)
+
+
+def _worst_ece(sets: Sequence[ScoredSet], temperature: float | Temperature) -> float:
     from moodline.training.evaluation import calibration
 
+    calibration_ = temperature if isinstance(temperature, Temperature) else Temperature(temperature)
     worst = 0.0
-    for log_probs, labels, allowed in sets:
-        probabilities = restricted(apply_temperature(log_probs, temperature), allowed)
+    for scored in sets:
+        log_probs, labels, allowed, _ = scored
+        probabilities = restricted(apply_temperature(log_probs, _per_text(scored, calibration_)), allowed)
         ece, _ = calibration(probabilities.max(1), probabilities.argmax(1) == np.asarray(labels))
         worst = max(worst, ece)
     return worst
 
 
-def fit_temperature(sets: Sequence[DevScores], objective: Objective = "nll") -> TemperatureFit:
+def _grid(low: float, high: float, step: float) -> list[float]:
+    return [round(float(v), 3) for v in np.arange(low, high + step / 2, step)]
+
+
+def _fit_worst_ece(sets: Sequence[ScoredSet]) -> Temperature:
+    """The temperature (and length exponent, where every set has lengths) whose worst set's ECE is lowest.
+
+    A coarse grid (0.05 apart in both) finds the region, a fine one (0.01) the point; ties go to
+    the smaller exponent and then the smaller temperature, so the answer does not wander on flat ground.
+    """
+    exponents = [0.0]
+    if all(s.lengths is not None for s in sets):
+        exponents = _grid(*LENGTH_EXPONENT_RANGE, 0.05)
+    coarse = [Temperature(t, e) for t in _grid(*TEMPERATURE_RANGE, 0.05) for e in exponents]
+    best = min(coarse, key=lambda c: (_worst_ece(sets, c), abs(c.length_exponent), c.value))
+    fine_exponents = (
+        [0.0] if exponents == [0.0] else _grid(best.length_exponent - 0.05, best.length_exponent + 0.05, 0.01)
+    )
+    fine = [
+        Temperature(t, e)
+        for t in _grid(max(TEMPERATURE_RANGE[0], best.value - 0.05), min(TEMPERATURE_RANGE[1], best.value + 0.05), 0.01)
+        for e in fine_exponents
+        if abs(e) <= LENGTH_EXPONENT_RANGE[1] + 1e-9
+    ]
+    return min([best, *fine], key=lambda c: (_worst_ece(sets, c), abs(c.length_exponent), c.value))
+
+
+def _mean_nll_of(sets: Sequence[ScoredSet], temperature: Temperature) -> float:
+    if temperature.length_exponent == 0.0:
+        return _mean_nll(sets, 1.0 / temperature.value)
+    total = 0.0
+    for scored in sets:
+        columns = list(scored.allowed)
+        probabilities = restricted(apply_temperature(scored.log_probs, _per_text(scored, temperature)), columns)
+        picked = probabilities[np.arange(len(scored.labels)), list(scored.labels)]
+        total += float(np.mean(-np.log(np.clip(picked, 1e-12, None))))
+    return total / len(sets)
+
+
+def fit_temperature(sets: Sequence[ScoredSet], objective: Objective = "nll") -> TemperatureFit:
     """The temperature that minimises the mean (per set) negative log-likelihood, or the worst set's ECE.
 
     The NLL is convex in the inverse temperature, so a golden-section search on it finds the optimum.
-    ``objective="worst-ece"`` searches a grid (0.01 apart) for the temperature whose worst dev set
-    has the lowest expected calibration error: for models whose domains disagree (over-confident on
-    one, under-confident on another), where the NLL optimum serves the average and fails one set.
+    ``objective="worst-ece"`` searches a grid for the temperature whose worst dev set has the lowest
+    expected calibration error: for models whose domains disagree (over-confident on one,
+    under-confident on another), where the NLL optimum serves the average and fails one set. Where
+    every set carries its texts' lengths it also fits the length exponent, so that short and long
+    texts can get different temperatures.
     """
-    if not sets or any(len(labels) == 0 for _, labels, _ in sets):
+    sets = [ScoredSet(*s) for s in sets]
+    if not sets or any(len(s.labels) == 0 for s in sets):
         raise ValueError("fit_temperature needs at least one non-empty dev set")
     if objective not in ("nll", "worst-ece"):
         raise ValueError(f"objective must be 'nll' or 'worst-ece', got {objective!r}")
     if objective == "worst-ece":
-        grid = np.round(np.arange(0.5, 3.0 + 1e-9, 0.01), 2)
-        best = min(grid, key=lambda t: _worst_ece(sets, float(t)))
-        return TemperatureFit(float(best), _mean_nll(sets, 1.0), _mean_nll(sets, 1.0 / float(best)))
+        best = _fit_worst_ece(sets)
+        return TemperatureFit(best.value, _mean_nll(sets, 1.0), _mean_nll_of(sets, best), best.length_exponent)
     low, high = 1.0 / MAX_TEMPERATURE, 1.0 / MIN_TEMPERATURE
     ratio = (np.sqrt(5.0) - 1.0) / 2.0
     a, b = low + (1 - ratio) * (high - low), low + ratio * (high - low)
@@ -141,35 +219,45 @@ def calibrate_model(
     # Dev labels and model labels are matched by sentiment (neg/neu/pos), whatever their spelling.
     model_ids = three_way_ids(engine.labels)
     to_model = [model_ids.index(marker) for marker in three_way_ids(label_names)]
-    scored = []
+    scored: list[tuple[str, ScoredSet]] = []
     for dev in sets:
         probabilities = score_in_chunks(engine, dev.texts, desc=dev.name)
         labels = [to_model[y] for y in dev.labels]
         allowed = sorted(to_model[i] for i in dev.allowed)
-        scored.append((dev.name, np.log(np.clip(probabilities, 1e-12, None)), labels, allowed))
-    fit = fit_temperature([(log_probs, labels, allowed) for _, log_probs, labels, allowed in scored], objective)
+        # The length the engine scores (truncated at its max_length), which is what its temperature sees.
+        lengths = np.array([len(encoding.ids) for encoding in engine.tokenizer.encode(list(dev.texts))])
+        log_probs = np.log(np.clip(probabilities, 1e-12, None))
+        scored.append((dev.name, ScoredSet(log_probs, labels, allowed, lengths)))
+    fit = fit_temperature([s for _, s in scored], objective)
     report: dict[str, Any] = {
         "objective": objective,
         "temperature": fit.temperature,
+        "length_exponent": fit.length_exponent,
         "nll_before": fit.nll_before,
         "nll_after": fit.nll_after,
     }
     curves = []
     per_set = {}
-    for name, log_probs, labels, allowed in scored:
+    for name, dev_scores in scored:
         figures = []
-        for temperature in (1.0, fit.temperature):
-            probabilities = restricted(apply_temperature(log_probs, temperature), allowed)
+        for temperature in (Temperature(), fit.calibration):
+            probabilities = restricted(
+                apply_temperature(dev_scores.log_probs, _per_text(dev_scores, temperature)), dev_scores.allowed
+            )
             predicted = probabilities.argmax(1)
-            ece, bins = calibration(probabilities.max(1), predicted == np.asarray(labels))
+            ece, bins = calibration(probabilities.max(1), predicted == np.asarray(dev_scores.labels))
             figures.append((ece, bins))
-        per_set[name] = {"ece_before": figures[0][0], "ece_after": figures[1][0], "examples": len(labels)}
+        per_set[name] = {"ece_before": figures[0][0], "ece_after": figures[1][0], "examples": len(dev_scores.labels)}
         curves.append((name, figures[0][1], figures[0][0], figures[1][1], figures[1][0]))
     report["sets"] = per_set
     meta["temperature"] = round(fit.temperature, 6)
+    meta.pop("temperature_length_exponent", None)
     # The version keys caches (in-process and Redis): new probabilities need a new version.
     content = hashlib.sha256((directory / ONNX_FILE).read_bytes())
     content.update(f"temperature={meta['temperature']}".encode())
+    if fit.length_exponent != 0.0:
+        meta["temperature_length_exponent"] = round(fit.length_exponent, 6)
+        content.update(f"length_exponent={meta['temperature_length_exponent']}".encode())
     meta["version"] = content.hexdigest()[:12]
     meta["calibration"] = {
         "objective": objective,
