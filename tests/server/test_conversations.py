@@ -84,3 +84,83 @@ def test_live_conversation_rules():
     assert live.add("A", -0.9)[1] is False  # rolling (0.9 - 0.9) / 2 = 0: not below yet
     assert live.add("A", -0.9)[1] is False  # streak 1
     assert live.add("A", -0.9)[1] is True  # streak 2: a new alert
+
+
+def test_transcripts_answer_with_conversation_metrics_and_segments(server):
+    sample = SAMPLES / "zoom_customer_call.vtt"
+    with httpx.Client(base_url=f"http://127.0.0.1:{server}", timeout=30) as client:
+        timed = client.post("/transcripts", json={"transcript": sample.read_text()})
+        untimed = client.post("/transcripts", json={"transcript": "Ana: Can you hear me?\nBo: Yes.\n"})
+    assert timed.status_code == 200 and untimed.status_code == 200, (timed.text, untimed.text)
+    metrics = timed.json()["conversation_metrics"]
+    assert metrics["timed"] is True and metrics["reason"] is None
+    assert list(metrics["speakers"]) == [s["speaker"] for s in timed.json()["speakers"]]
+    assert set(metrics["call"]) == {
+        "duration_seconds",
+        "talk_seconds",
+        "silence_share",
+        "speaker_switches",
+        "interactivity",
+        "turns",
+        "questions",
+        "interruptions",
+    }
+    assert metrics["call"]["turns"] == timed.json()["summary"]["turns"]
+    assert isinstance(timed.json()["segments"], list)
+    plain = untimed.json()["conversation_metrics"]
+    assert plain["timed"] is False and "no timings" in plain["reason"]
+    assert plain["speakers"]["Ana"]["questions"] == 1 and plain["speakers"]["Ana"]["talk_seconds"] is None
+
+
+def test_live_summary_measures_the_conversation_so_far(server):
+    script = [  # (speaker, text, start, end): Ana cuts in at 15 while Sam talks until 18
+        ("Ana", "Thanks for joining, how are things?", 0, 8),
+        ("Sam", "This release is a disaster.", 10, 18),
+        ("Ana", "Let's look at it together.", 15, 25),
+        ("Sam", "Nothing works and the customers are furious.", 26, 30),
+        ("Sam", "I am really frustrated with this awful situation.", 30, 38),
+        ("Sam", "Honestly it is terrible.", 40, 48),
+        ("Sam", "The whole week was a horrible mess.", 49, 55),
+    ]
+    with connect(f"ws://127.0.0.1:{server}/live") as socket:
+        for bad in ({"text": "hi", "end": 3}, {"text": "hi", "time": 5, "end": 3}, {"text": "hi", "time": True}):
+            socket.send(json.dumps(bad))
+            assert json.loads(socket.recv(timeout=10))["type"] == "error"
+        socket.send(json.dumps({"type": "summary"}))
+        empty = json.loads(socket.recv(timeout=10))
+        answers = []
+        for speaker, text, start, end in script:
+            socket.send(json.dumps({"speaker": speaker, "text": text, "time": start, "end": end}))
+            answers.append(json.loads(socket.recv(timeout=10)))
+            while answers[-1]["type"] == "alert":
+                answers.append(json.loads(socket.recv(timeout=10)))
+        socket.send(json.dumps({"type": "summary"}))
+        summary = json.loads(socket.recv(timeout=10))
+    assert empty["utterances"] == 0 and empty["segments"] == []
+    assert summary["type"] == "summary" and summary["utterances"] == len(script) and summary["first_index"] == 0
+    metrics = summary["conversation_metrics"]
+    assert metrics["timed"] is True
+    call, ana, sam = metrics["call"], metrics["speakers"]["Ana"], metrics["speakers"]["Sam"]
+    assert (call["turns"], call["speaker_switches"], call["interruptions"], call["questions"]) == (4, 3, 1, 1)
+    assert call["duration_seconds"] == 55 and call["talk_seconds"] == pytest.approx(49)
+    assert call["silence_share"] == pytest.approx(6 / 55)
+    assert (ana["interruptions"], sam["interruptions"]) == (1, 0)
+    assert sam["longest_monologue_seconds"] == 29 and sam["mean_response_gap_seconds"] == pytest.approx(1.5)
+    labels = [a["label"] for a in answers if a["type"] == "utterance"]
+    assert labels == ["positive", "negative", "neutral", "negative", "negative", "negative", "negative"]
+    # Ana's one neutral reply is tolerated inside Sam's complaint: one negative stretch from 1 to 6.
+    [segment] = summary["segments"]
+    assert (segment["kind"], segment["first_position"], segment["last_position"]) == ("negative", 1, 6)
+    assert (segment["start"], segment["end"], segment["speakers"]) == (10, 55, ["Sam", "Ana"])
+    assert len(segment["quotes"]) == 3 and {q["speaker"] for q in segment["quotes"]} == {"Sam"}
+
+
+def test_live_without_end_times_says_so():
+    live = LiveConversation(window=2, threshold=-0.3, alert_after=2)
+    for speaker, sentiment, when in (("A", -0.9, 0.0), ("B", 0.5, 3.0)):
+        live.add(speaker, sentiment)
+        live.remember(speaker, "Is it?", when, None, "negative" if sentiment < 0 else "positive", sentiment)
+    summary = live.summary()
+    assert summary["conversation_metrics"]["timed"] is False
+    assert "start times but no end times" in summary["conversation_metrics"]["reason"]
+    assert summary["conversation_metrics"]["call"]["questions"] == 2

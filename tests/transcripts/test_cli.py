@@ -118,3 +118,36 @@ def test_neutral_band_is_configurable():
     for bad in ("nope", "0.9,0.1", "0.2,1.5"):
         refused = CliRunner().invoke(main, ["predict", "--three-way", "--neutral-band", bad, "x"])
         assert refused.exit_code == 1 and "Traceback" not in refused.output, bad
+
+
+def test_transcript_prints_how_the_call_was_held_and_writes_segments(tmp_path):
+    segments_csv, out_json = tmp_path / "segments.csv", tmp_path / "call.json"
+    sample = str(SAMPLES / "zoom_customer_call.vtt")
+    result = CliRunner().invoke(
+        main, ["transcript", sample, "--segments-csv", str(segments_csv), "--json", str(out_json), "--segments", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    insights = json.loads(out_json.read_text())
+    metrics = insights["conversation_metrics"]
+    assert metrics["timed"] is True and set(metrics["speakers"]) == {s["speaker"] for s in insights["speakers"]}
+    call = metrics["call"]
+    assert f"how it was held: {call['duration_seconds']:.0f}s, silence {call['silence_share']:.0%}" in result.output
+    for name, row in metrics["speakers"].items():
+        assert f"{name:<20}{row['talk_seconds']:.0f}s talk, {row['words_per_minute']:.0f} wpm" in result.output
+    assert len(insights["segments"]) <= 1
+    rows = list(csv.DictReader(segments_csv.open(newline="")))
+    assert len(rows) == sum(len(s["quotes"]) for s in insights["segments"])
+    for segment in insights["segments"]:
+        assert f"{segment['kind']} stretch" in result.output
+    assert f"wrote {segments_csv}" in result.output
+
+
+def test_transcript_without_timings_says_so(tmp_path):
+    chat = tmp_path / "chat.txt"
+    chat.write_text("Ana: Can you hear me?\nBo: Yes, loud and clear.\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["transcript", str(chat)])
+    assert result.exit_code == 0, result.output
+    assert "no time-based figures: the plain transcript has no timings" in result.output
+    assert "Ana                 4 words, 1 turn, 1 question" in result.output
+    bad = CliRunner().invoke(main, ["transcript", str(chat), "--segments", "-1"])
+    assert bad.exit_code == 2 and "Traceback" not in bad.output

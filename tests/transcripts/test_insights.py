@@ -118,7 +118,10 @@ def test_to_dict_is_json_serialisable(call_insights: ConversationInsights) -> No
         "turning_points",
         "most_negative",
         "most_positive",
+        "conversation_metrics",
+        "segments",
     }
+    assert set(data["conversation_metrics"]) == {"timed", "reason", "call", "speakers"}
     assert data["window"] == 3
     assert set(data["speakers"][0]["trajectory"]) == {"first_third", "last_third", "delta"}
 

@@ -15,6 +15,7 @@ from moodline.cli.options import (
     raw_csv_option,
     shorten,
 )
+from moodline.transcripts.segments import MAX_SEGMENTS
 
 __all__ = ["transcript"]
 
@@ -42,6 +43,21 @@ __all__ = ["transcript"]
     default=None,
     help="Write the scored utterances as CSV here.",
 )
+@click.option(
+    "--segments-csv",
+    "segments_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the stretches of one mood (negative or positive) as CSV here, one row per quote.",
+)
+@click.option(
+    "--segments",
+    "max_segments",
+    type=click.IntRange(min=0),
+    default=MAX_SEGMENTS,
+    show_default=True,
+    help="Most stretches of one mood to report, strongest first.",
+)
 @raw_csv_option
 @click.option(
     "--html",
@@ -65,6 +81,8 @@ def transcript(
     window: int,
     json_out: Path | None,
     csv_out: Path | None,
+    segments_out: Path | None,
+    max_segments: int,
     html_out: Path | None,
     png_dir: Path | None,
     raw_csv: bool,
@@ -81,15 +99,22 @@ def transcript(
     from moodline.inference.three_way import ThreeWayScorer
     from moodline.transcripts import read_transcript
     from moodline.transcripts.insights import analyse
+    from moodline.transcripts.segments import SegmentRules
 
     conversation = read_transcript(file, format=transcript_format)
-    insights = analyse(conversation, ThreeWayScorer(Engine.load(model), neutral_band), window=window).to_dict()
+    scorer = ThreeWayScorer(Engine.load(model), neutral_band)
+    rules = SegmentRules(top=max_segments)
+    insights = analyse(conversation, scorer, window=window, segment_rules=rules).to_dict()
     if json_out is not None:
         write_atomically(json_out, json.dumps(insights, indent=2, ensure_ascii=False) + "\n")
     if csv_out is not None:
         from moodline.transcripts.report import render_csv
 
         write_atomically(csv_out, render_csv(insights, raw_csv=raw_csv))
+    if segments_out is not None:
+        from moodline.transcripts.report import render_segments_csv
+
+        write_atomically(segments_out, render_segments_csv(insights, raw_csv=raw_csv))
     if html_out is not None:
         from moodline.transcripts.report import render_html
 
@@ -112,10 +137,59 @@ def transcript(
             f"{shares['negative']:>6.0%}{shares['neutral']:>6.0%}{shares['positive']:>6.0%}"
             f"{row['trajectory']['delta']:>+7.2f}"
         )
+    _echo_metrics(insights["conversation_metrics"])
+    _echo_segments(insights["segments"])
     for title, key in (("most negative", "most_negative"), ("most positive", "most_positive")):
         for moment in insights[key][:1]:
             when = f" at {moment['start']:.0f}s" if moment["start"] is not None else ""
             click.echo(f'\n{title}: {moment["speaker"]}{when}: "{shorten(moment["quote"], 90)}"')
-    for path in (json_out, csv_out, html_out, *pngs):
+    for path in (json_out, csv_out, segments_out, html_out, *pngs):
         if path is not None:
             click.echo(f"wrote {path}")
+
+
+def _count(number: int, noun: str, plural: str | None = None) -> str:
+    return f"{number} {noun if number == 1 else plural or noun + 's'}"
+
+
+def _echo_metrics(metrics: dict[str, Any]) -> None:
+    """The call in one line, then one line per speaker; time-based figures only where the timings allow."""
+    call = metrics["call"]
+    counts = (
+        f"{_count(call['turns'], 'turn')}, {_count(call['speaker_switches'], 'speaker switch', 'speaker switches')}, "
+        f"{_count(call['questions'], 'question')}"
+    )
+    if not metrics["timed"]:
+        click.echo(f"\nhow it was held: {counts}; no time-based figures: {metrics['reason']}")
+        for name, row in metrics["speakers"].items():
+            click.echo(
+                f"  {name[:19]:<20}{_count(row['words'], 'word')}, {_count(row['turns'], 'turn')}, "
+                f"{_count(row['questions'], 'question')}"
+            )
+        return
+    click.echo(
+        f"\nhow it was held: {call['duration_seconds']:.0f}s, silence {call['silence_share']:.0%}, "
+        f"{counts} ({call['interactivity']:.1f} switches/min), {_count(call['interruptions'], 'interruption')}"
+    )
+    for name, row in metrics["speakers"].items():
+        pace = f"{row['words_per_minute']:.0f} wpm" if row["words_per_minute"] is not None else "- wpm"
+        gap = row["median_response_gap_seconds"]
+        click.echo(
+            f"  {name[:19]:<20}{row['talk_seconds']:.0f}s talk, {pace}, longest turn "
+            f"{row['longest_monologue_seconds']:.0f}s, {_count(row['questions'], 'question')}, "
+            f"{_count(row['interruptions'], 'interruption')}, median reply gap "
+            + (f"{gap:.1f}s" if gap is not None else "-")
+        )
+
+
+def _echo_segments(segments: list[dict[str, Any]], shown: int = 3) -> None:
+    """The strongest stretches of one mood, each with its most extreme quote."""
+    for segment in segments[:shown]:
+        timed = segment["start"] is not None and segment["end"] is not None
+        when = f" {segment['start']:.0f}s-{segment['end']:.0f}s" if timed else ""
+        quote = max(segment["quotes"], key=lambda q: abs(q["sentiment"]))
+        click.echo(
+            f"\n{segment['kind']} stretch{when}, utterances {segment['first_position']}-{segment['last_position']} "
+            f"({', '.join(segment['speakers'])}), mean {segment['mean_sentiment']:+.2f}: "
+            f'{quote["speaker"]}: "{shorten(quote["text"], 80)}"'
+        )

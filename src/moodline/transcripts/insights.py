@@ -53,6 +53,27 @@ JSON schema of :meth:`ConversationInsights.to_dict`::
         speaker, quote, label           str
         start, end                      float | null
         sentiment                       float
+    conversation_metrics  object: how the call was held, from the transcript's own timings (exact
+                          definitions in :mod:`moodline.transcripts.conversation_metrics`)
+        timed                           bool    false when the transcript's times cannot be measured
+        reason                          str | null   why not, in a sentence
+        call                            {duration_seconds, talk_seconds, silence_share, interactivity:
+                                        float | null; speaker_switches, turns, questions: int;
+                                        interruptions: int | null}
+        speakers                        {speaker: {talk_seconds, talk_share, words_per_minute,
+                                        longest_monologue_seconds, mean_response_gap_seconds,
+                                        median_response_gap_seconds: float | null; words, turns,
+                                        questions: int; interruptions: int | null}}
+    segments          list, strongest first, of stretches where the mood stayed negative or positive
+                      (rules in :mod:`moodline.transcripts.segments`)
+        kind                            "negative" | "positive"
+        start, end                      float | null
+        first_position, last_position   int
+        utterances                      int
+        speakers                        list[str]
+        mean_sentiment, strength        float   strength = utterances * |mean_sentiment|
+        quotes                          list of {position: int, speaker, text: str, sentiment: float,
+                                        start: float | null}: the most extreme, in conversation order
 """
 
 from __future__ import annotations
@@ -65,7 +86,9 @@ import numpy as np
 
 from moodline.core.errors import InvalidInputError
 from moodline.inference.three_way import THREE_WAY_LABELS, ThreeWayPrediction, ThreeWayScorer
+from moodline.transcripts.conversation_metrics import ConversationMetrics, conversation_metrics
 from moodline.transcripts.model import Transcript, Turn, Utterance
+from moodline.transcripts.segments import DEFAULT_SEGMENT_RULES, SegmentRules, SentimentSegment, find_segments
 
 __all__ = [
     "ConversationInsights",
@@ -177,6 +200,8 @@ class ConversationInsights:
     turning_points: list[TurningPoint]
     most_negative: list[KeyMoment]
     most_positive: list[KeyMoment]
+    conversation_metrics: ConversationMetrics
+    segments: list[SentimentSegment]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -208,6 +233,7 @@ def analyse(
     max_chars: int | None = 300,
     drop_threshold: float = DROP_THRESHOLD,
     top: int = 3,
+    segment_rules: SegmentRules = DEFAULT_SEGMENT_RULES,
 ) -> ConversationInsights:
     """Score every utterance of ``transcript`` with ``scorer`` and :func:`summarise` it.
 
@@ -221,7 +247,15 @@ def analyse(
     check_insight_options(window=window, top=top, drop_threshold=drop_threshold)
     pieces = utterances_to_score(transcript, max_chars)
     predictions = scorer.score([u.text for u in pieces])
-    return summarise(transcript, pieces, predictions, window=window, drop_threshold=drop_threshold, top=top)
+    return summarise(
+        transcript,
+        pieces,
+        predictions,
+        window=window,
+        drop_threshold=drop_threshold,
+        top=top,
+        segment_rules=segment_rules,
+    )
 
 
 def summarise(
@@ -232,12 +266,14 @@ def summarise(
     window: int = 5,
     drop_threshold: float = DROP_THRESHOLD,
     top: int = 3,
+    segment_rules: SegmentRules = DEFAULT_SEGMENT_RULES,
 ) -> ConversationInsights:
     """Sentiment per speaker and over time from ``transcript``'s utterances and their predictions; no scoring.
 
     Rolling averages are trailing means over the last ``window`` utterances (fewer at the start). A
     turning point is an utterance where the rolling overall sentiment changes sign, or falls by more than
-    ``drop_threshold`` from the previous utterance's value.
+    ``drop_threshold`` from the previous utterance's value. ``conversation_metrics`` come from the
+    transcript's timings alone; ``segments`` follow ``segment_rules`` (:mod:`moodline.transcripts.segments`).
     """
     check_insight_options(window=window, top=top, drop_threshold=drop_threshold)
     utterances = [
@@ -262,6 +298,8 @@ def summarise(
         turning_points=_turning_points(overall, list(pieces), drop_threshold),
         most_negative=[_moment(utterances[i]) for i in np.argsort(sentiment, kind="stable")[:top] if sentiment[i] < 0],
         most_positive=[_moment(utterances[i]) for i in np.argsort(-sentiment, kind="stable")[:top] if sentiment[i] > 0],
+        conversation_metrics=conversation_metrics(transcript),
+        segments=find_segments(utterances, segment_rules),
     )
 
 

@@ -18,9 +18,27 @@ from typing import Any
 
 from moodline.core.spreadsheet import spreadsheet_row
 
-__all__ = ["CSV_COLUMNS", "render_csv", "render_html", "write_pngs"]
+__all__ = ["CSV_COLUMNS", "SEGMENT_CSV_COLUMNS", "render_csv", "render_html", "render_segments_csv", "write_pngs"]
 
 CSV_COLUMNS = ("position", "turn_index", "speaker", "start", "end", "label", "sentiment", "text")
+# One row per quote: a segment's own columns repeat on each of its (one to three) quotes.
+SEGMENT_CSV_COLUMNS = (
+    "segment",
+    "kind",
+    "start",
+    "end",
+    "first_position",
+    "last_position",
+    "utterances",
+    "speakers",
+    "mean_sentiment",
+    "strength",
+    "quote_position",
+    "quote_speaker",
+    "quote_start",
+    "quote_sentiment",
+    "quote_text",
+)
 
 # Speaker colours avoid red and green, which mark negative and positive utterances.
 PALETTE = ("#1f77b4", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#bcbd22", "#393b79")
@@ -106,6 +124,85 @@ def _moments(items: list[dict[str, Any]], empty: str) -> str:
     )
 
 
+def _figure(value: float | None, form: str) -> str:
+    """``value`` formatted, or a dash where the transcript's timings could not give it."""
+    return "–" if value is None else format(value, form)
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.1f} s" if value < 60 else _clock(value)
+
+
+def _plural(count: int, noun: str, ending: str = "s") -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}{ending}"
+
+
+def _metrics_section(insights: dict[str, Any]) -> str:
+    """Call figures in a sentence, then one table row per speaker."""
+    metrics = insights.get("conversation_metrics")
+    if not metrics:
+        return "<p class='muted'>No conversation metrics.</p>"
+    call = metrics["call"]
+    counts = (
+        f"{_plural(call['turns'], 'turn')}, {_plural(call['speaker_switches'], 'speaker switch', 'es')}, "
+        f"{_plural(call['questions'], 'question')}"
+    )
+    if metrics["timed"]:
+        lead = (
+            f"{_clock(call['duration_seconds'])} long; someone is speaking {1 - call['silence_share']:.0%} of it "
+            f"(silence {call['silence_share']:.0%}); {counts} ({call['interactivity']:.1f} switches a minute); "
+            f"{_plural(call['interruptions'], 'interruption')}."
+        )
+    else:
+        lead = f"{counts}. <span class='muted'>Time-based figures: {escape(metrics['reason'])}.</span>"
+    rows = []
+    for name, s in metrics["speakers"].items():
+        rows.append(
+            f"<tr><td>{escape(name)}</td><td>{_seconds(s['talk_seconds'])}</td>"
+            f"<td>{_figure(s['talk_share'], '.0%')}</td><td>{s['words']}</td>"
+            f"<td>{_figure(s['words_per_minute'], '.0f')}</td><td>{_seconds(s['longest_monologue_seconds'])}</td>"
+            f"<td>{s['turns']}</td><td>{s['questions']}</td><td>{_figure(s['interruptions'], 'd')}</td>"
+            f"<td>{_figure(s['mean_response_gap_seconds'], '.1f')} / "
+            f"{_figure(s['median_response_gap_seconds'], '.1f')}</td></tr>"
+        )
+    return (
+        f'<p id="call-metrics">{lead}</p><table id="speaker-metrics"><thead><tr><th>speaker</th><th>talk</th>'
+        "<th>share</th><th>words</th><th>words/min</th><th>longest turn</th><th>turns</th><th>questions</th>"
+        "<th>interruptions</th><th>response gap s (mean / median)</th></tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table>"
+    )
+
+
+def _when(segment: dict[str, Any]) -> str:
+    if segment["start"] is None or segment["end"] is None:
+        return ""
+    return f"{_clock(segment['start'])}–{_clock(segment['end'])}, "
+
+
+def _segments(insights: dict[str, Any]) -> str:
+    segments = insights.get("segments") or []
+    if not segments:
+        return "<p class='muted'>No stretch of the call stayed clearly negative or positive.</p>"
+    items = []
+    for segment in segments:
+        quotes = "".join(
+            f'<li><b>{escape(q["speaker"])}</b> <span class="muted">{_clock(q["start"])}</span> '
+            f'<span class="score">{q["sentiment"]:+.2f}</span> “{escape(q["text"])}”</li>'
+            for q in segment["quotes"]
+        )
+        items.append(
+            f'<li class="segment {segment["kind"]}"><b>{segment["kind"].capitalize()}</b> '
+            f'<span class="muted">{_when(segment)}utterances {segment["first_position"]}–'
+            f"{segment['last_position']} ({segment['utterances']}), "
+            f"{escape(', '.join(segment['speakers']))}</span> "
+            f'<span class="score">mean {segment["mean_sentiment"]:+.2f}</span><ul>{quotes}</ul></li>'
+        )
+    return '<ol id="segments">' + "".join(items) + "</ol>"
+
+
 def render_html(insights: dict[str, Any]) -> str:
     """The whole report as one HTML document with no external resources."""
     summary = insights["summary"]
@@ -125,7 +222,10 @@ td, th {{ padding: 6px 8px; border-bottom: 1px solid #eee; text-align: left; }}
 .bar {{ width: 40%; }} .seg {{ display: inline-block; height: 14px; }}
 .dot {{ display: inline-block; width: 10px; height: 10px; border-radius: 50%; margin-right: 6px; }}
 .muted {{ color: #777; }} .score {{ font-variant-numeric: tabular-nums; color: #555; }}
-li {{ margin-bottom: 10px; }}
+li {{ margin-bottom: 10px; }} li li {{ margin-bottom: 4px; }}
+#speaker-metrics td + td {{ white-space: nowrap; }}
+.segment.negative {{ border-left: 4px solid #d62728; padding-left: 8px; }}
+.segment.positive {{ border-left: 4px solid #2ca02c; padding-left: 8px; }}
 </style></head><body>
 <h1>{escape(insights["source"])}</h1>
 <p>{summary["utterances"]} utterances in {summary["turns"]} turns by {summary["speakers"]} speakers{duration}.
@@ -137,6 +237,11 @@ dots are single utterances (hover for the quote).</p>
 {_timeline_svg(insights)}
 <h2>Speakers</h2>
 {_speaker_bars(insights)}
+<h2>How the conversation was held</h2>
+{_metrics_section(insights)}
+<h2>Stretches of one mood</h2>
+<p class="muted">Where the mood stayed negative or positive over several utterances, strongest first.</p>
+{_segments(insights)}
 <h2>Turning points</h2>
 {_moments(insights["turning_points"], "No turning points.")}
 <h2>Most negative moments</h2>
@@ -160,6 +265,34 @@ def render_csv(insights: dict[str, Any], *, raw_csv: bool = False) -> str:
     for utterance in insights["utterances"]:
         row = [utterance[column] for column in CSV_COLUMNS]
         writer.writerow(row if raw_csv else spreadsheet_row(row))
+    return buffer.getvalue()
+
+
+def render_segments_csv(insights: dict[str, Any], *, raw_csv: bool = False) -> str:
+    """The sentiment segments, strongest first, one row per quote (:data:`SEGMENT_CSV_COLUMNS`), with a header.
+
+    ``segment`` numbers the segments from 1; ``speakers`` joins a segment's speakers with ``"; "``. Names and
+    quotes come from the transcript, so they are neutralised as in :func:`render_csv` unless ``raw_csv``.
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(SEGMENT_CSV_COLUMNS)
+    for number, segment in enumerate(insights.get("segments") or [], start=1):
+        shared = [
+            number,
+            segment["kind"],
+            segment["start"],
+            segment["end"],
+            segment["first_position"],
+            segment["last_position"],
+            segment["utterances"],
+            "; ".join(segment["speakers"]),
+            segment["mean_sentiment"],
+            segment["strength"],
+        ]
+        for quote in segment["quotes"]:
+            row = [*shared, quote["position"], quote["speaker"], quote["start"], quote["sentiment"], quote["text"]]
+            writer.writerow(row if raw_csv else spreadsheet_row(row))
     return buffer.getvalue()
 
 

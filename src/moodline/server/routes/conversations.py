@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict, deque
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect
@@ -12,12 +13,18 @@ from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect
 from moodline.core.errors import InvalidInputError, MoodlineError
 from moodline.core.texts import text_problem
 from moodline.server.dependencies import ERROR_RESPONSES, get_state, key_matches, ready_state, require_api_key
-from moodline.transcripts import parse_transcript
-from moodline.transcripts.insights import check_insight_options, summarise, utterances_to_score
+from moodline.transcripts import Cue, Transcript, parse_transcript
+from moodline.transcripts.conversation_metrics import conversation_metrics
+from moodline.transcripts.insights import UtteranceSentiment, check_insight_options, summarise, utterances_to_score
+from moodline.transcripts.segments import find_segments
 
 __all__ = ["LiveConversation", "router"]
 
 router = APIRouter()
+
+# A live session's summary covers at most its latest utterances, so that a session left open for days
+# holds bounded memory; an hour's meeting is one to two thousand utterances.
+LIVE_SUMMARY_UTTERANCES = 10_000
 
 TRANSCRIPT_BODY = {
     "requestBody": {
@@ -97,6 +104,7 @@ class LiveConversation:
     streak: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     alerted: set[str] = field(default_factory=set)
     count: int = 0
+    said: deque[UtteranceSentiment] = field(default_factory=lambda: deque(maxlen=LIVE_SUMMARY_UTTERANCES))
 
     def add(self, speaker: str, sentiment: float) -> tuple[dict[str, float], bool]:
         """Record one utterance; return every speaker's rolling mean and whether to alert now."""
@@ -114,10 +122,36 @@ class LiveConversation:
         self.count += 1
         return rolling, alert
 
+    def remember(
+        self, speaker: str, text: str, start: float | None, end: float | None, label: str, sentiment: float
+    ) -> None:
+        """Keep an utterance (the one :meth:`add` just counted) for :meth:`summary`."""
+        turn = 0
+        if self.said:
+            last = self.said[-1]
+            turn = last.turn_index + (last.speaker != speaker)
+        self.said.append(UtteranceSentiment(self.count - 1, turn, speaker, text, start, end, label, sentiment))
+
+    def summary(self) -> dict[str, Any]:
+        """Conversation metrics and sentiment segments of the utterances kept so far, as in ``POST /transcripts``."""
+        said = list(self.said)
+        cues = [Cue(u.speaker, u.text, u.start, u.end, i, i + 1) for i, u in enumerate(said)]
+        metrics = conversation_metrics(Transcript(tuple(cues), format="live", source="live"))
+        return {
+            "type": "summary",
+            "utterances": len(said),
+            "first_index": said[0].position if said else None,
+            "conversation_metrics": metrics.to_dict(),
+            "segments": [asdict(segment) for segment in find_segments(said)],
+        }
+
 
 @router.websocket("/live")
 async def live(websocket: WebSocket) -> None:
-    """Score utterances as they happen: send {speaker, text, time}; get sentiment, rolling state, alerts."""
+    """Score utterances as they happen: send {speaker, text, time, end}; get sentiment, rolling state, alerts.
+
+    A message ``{"type": "summary"}`` answers with the conversation metrics and sentiment segments so far.
+    """
     state = get_state(websocket)  # type: ignore[arg-type]
     settings = state.settings
     if settings.api_keys:
@@ -138,13 +172,19 @@ async def live(websocket: WebSocket) -> None:
                 event = json.loads(message)
                 if not isinstance(event, dict):
                     raise ValueError("expected a JSON object")
+                if event.get("type") == "summary":
+                    await websocket.send_json(conversation.summary())
+                    continue
                 speaker, text, when = str(event.get("speaker") or "Unknown"), event.get("text"), event.get("time")
+                ends = event.get("end")
                 problem = text_problem(text, max_chars=settings.max_text_chars)
                 if problem is not None:
                     raise ValueError(f"'text' {problem.message}")
                 assert isinstance(text, str)
-                if when is not None and not isinstance(when, (int, float)):
+                if when is not None and not _seconds(when):
                     raise ValueError("'time' must be a number of seconds")
+                if ends is not None and (not _seconds(ends) or when is None or ends < when):
+                    raise ValueError("'end' must be a number of seconds, with a 'time' no later than it")
             except ValueError as exc:  # JSONDecodeError is a ValueError too
                 await websocket.send_json({"type": "error", "message": str(exc)})
                 continue
@@ -155,6 +195,7 @@ async def live(websocket: WebSocket) -> None:
                 continue
             [result] = scorer.from_predictions(scored.predictions)
             rolling, alert = conversation.add(speaker, result.sentiment)
+            conversation.remember(speaker, text, when, ends, result.label, result.sentiment)
             await websocket.send_json(
                 {
                     "type": "utterance",
@@ -182,3 +223,8 @@ async def live(websocket: WebSocket) -> None:
                 )
     except WebSocketDisconnect:
         return
+
+
+def _seconds(value: Any) -> bool:
+    """A time a live message may carry: a finite number (not a bool)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
