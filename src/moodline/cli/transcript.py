@@ -1,4 +1,4 @@
-"""``moodline transcript``: sentiment per utterance, per speaker and over time."""
+"""``moodline transcript``: sentiment per utterance, per speaker and over time, for one call or many."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ __all__ = ["transcript"]
 
 
 @click.command(context_settings=CONTEXT)
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="FILE_OR_FOLDER...")
 @click.option(
     "--format", "transcript_format", default=None, help="vtt, srt, sbv, otter, plain, json or csv (default: detected)."
 )
@@ -73,8 +73,94 @@ __all__ = ["transcript"]
     default=None,
     help="Write timeline.png and speakers.png into this directory.",
 )
+@click.option(
+    "--summary-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Several calls: write calls.csv, speakers.csv, summary.json and dashboard.html here.",
+)
+@click.option(
+    "--per-call-json",
+    "per_call_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Several calls: write each call's insights as JSON under this folder (FILE.json).",
+)
+@click.option(
+    "--aliases",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Several calls: a TOML, JSON or CSV file mapping alias -> canonical speaker name.",
+)
 @band_option
 def transcript(
+    paths: tuple[Path, ...],
+    transcript_format: str | None,
+    model: str | None,
+    window: int,
+    json_out: Path | None,
+    csv_out: Path | None,
+    segments_out: Path | None,
+    max_segments: int,
+    html_out: Path | None,
+    png_dir: Path | None,
+    summary_dir: Path | None,
+    per_call_dir: Path | None,
+    aliases: Path | None,
+    raw_csv: bool,
+    neutral_band: Any,
+) -> None:
+    """Analyse a meeting, interview or call transcript: sentiment per utterance, per speaker, over time.
+
+    Given several files or a folder (searched recursively for .vtt, .srt, .sbv, .txt, .json and .csv),
+    analyses one call at a time and summarises across calls: per call, per speaker (names matched
+    ignoring case and spacing, merged by --aliases). A file that cannot be read is reported and
+    skipped; the exit status is then 1.
+
+    \b
+    Examples:
+      moodline transcript call.vtt --json call.json --csv call.csv
+      moodline transcript calls/ --summary-dir summary --aliases aliases.toml
+    """
+    many = len(paths) > 1 or paths[0].is_dir() or any(o is not None for o in (summary_dir, per_call_dir, aliases))
+    if many:
+        single_only = {
+            "--json": json_out,
+            "--csv": csv_out,
+            "--segments-csv": segments_out,
+            "--html": html_out,
+            "--png": png_dir,
+        }
+        given = [name for name, value in single_only.items() if value is not None]
+        if given:
+            raise click.UsageError(
+                f"{', '.join(given)} take one transcript file; for several use --summary-dir and --per-call-json"
+            )
+        from moodline.cli.transcript_batch import BatchOptions, run_batch
+
+        options = BatchOptions(
+            transcript_format, model, window, neutral_band, summary_dir, per_call_dir, aliases, raw_csv
+        )
+        if run_batch(list(paths), options):
+            click.get_current_context().exit(1)
+        return
+    _one(
+        paths[0],
+        transcript_format,
+        model,
+        window,
+        json_out,
+        csv_out,
+        segments_out,
+        max_segments,
+        html_out,
+        png_dir,
+        raw_csv,
+        neutral_band,
+    )
+
+
+def _one(
     file: Path,
     transcript_format: str | None,
     model: str | None,
@@ -88,12 +174,6 @@ def transcript(
     raw_csv: bool,
     neutral_band: Any,
 ) -> None:
-    """Analyse a meeting, interview or call transcript: sentiment per utterance, per speaker, over time.
-
-    \b
-    Example:
-      moodline transcript call.vtt --json call.json --csv call.csv
-    """
     from moodline.core.durable import write_atomically
     from moodline.inference.engine import Engine
     from moodline.inference.three_way import ThreeWayScorer

@@ -57,6 +57,9 @@ class LimitsSettings(BaseModel):
     max_texts_per_request: int = Field(256, ge=1)
     max_text_chars: int = Field(20_000, ge=1, description="Longer texts are refused with 422.")
     max_body_bytes: int = Field(2_000_000, ge=1024, description="Larger request bodies get 413.")
+    max_transcript_files: int = Field(
+        20, ge=1, description="Most files in one POST /transcripts upload; more get 413 (all within max_body_bytes)."
+    )
 
     api_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Comma-separated keys; when set, requests need 'Authorization: Bearer'."

@@ -9,11 +9,16 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 
 from moodline.core.errors import InvalidInputError, MoodlineError
 from moodline.core.texts import text_problem
 from moodline.server.dependencies import ERROR_RESPONSES, get_state, key_matches, ready_state, require_api_key
-from moodline.transcripts import Cue, Transcript, parse_transcript
+from moodline.server.errors import ApiError
+from moodline.server.service import ServerState
+from moodline.transcripts import Cue, Transcript, get_parser, parse_transcript
+from moodline.transcripts.collection import CallCollection
 from moodline.transcripts.conversation_metrics import conversation_metrics
 from moodline.transcripts.insights import UtteranceSentiment, check_insight_options, summarise, utterances_to_score
 from moodline.transcripts.segments import find_segments
@@ -35,7 +40,13 @@ TRANSCRIPT_BODY = {
                     "type": "object",
                     "required": ["file"],
                     "properties": {
-                        "file": {"type": "string", "format": "binary"},
+                        "file": {
+                            "oneOf": [
+                                {"type": "string", "format": "binary"},
+                                {"type": "array", "items": {"type": "string", "format": "binary"}},
+                            ],
+                            "description": "the transcript; repeat the part for several calls",
+                        },
                         "format": {"type": "string", "description": "vtt, srt, sbv, otter, plain, json or csv"},
                     },
                 },
@@ -60,17 +71,32 @@ TRANSCRIPT_BODY = {
     "/transcripts", dependencies=[Depends(require_api_key)], responses=ERROR_RESPONSES, openapi_extra=TRANSCRIPT_BODY
 )
 async def transcripts(request: Request) -> dict[str, Any]:
-    """Analyse a whole transcript (file upload or JSON): per utterance, per speaker, over time."""
+    """Analyse whole transcripts (file uploads or JSON): per utterance, per speaker, over time, across calls."""
     state = await ready_state(request)
     content_type = request.headers.get("content-type", "")
     window: Any = 5
     if content_type.startswith("multipart/form-data"):
-        form = await request.form()
-        upload = form.get("file")
-        if upload is None or isinstance(upload, str):
-            raise InvalidInputError("multipart body needs a 'file' part with the transcript")
-        data: bytes | str = await upload.read()
-        name, fmt = upload.filename or "upload", form.get("format")
+        limit = state.settings.max_transcript_files
+        try:
+            form = await request.form(max_files=limit)
+        except HTTPException as exc:
+            if "Too many files" not in str(exc.detail):
+                raise
+            raise ApiError(413, f"too many files: at most {limit} transcripts in one request") from exc
+        uploads = form.getlist("file")
+        if not uploads or any(not isinstance(upload, UploadFile) for upload in uploads):
+            raise InvalidInputError("multipart body needs a 'file' part with the transcript (one part per file)")
+        fmt = form.get("format")
+        if fmt is not None and not isinstance(fmt, str):
+            raise InvalidInputError("'format' must be a string")
+        files = [
+            (upload.filename or "upload", await upload.read()) for upload in uploads if isinstance(upload, UploadFile)
+        ]
+        if len(files) > 1:
+            if fmt:
+                get_parser(fmt)  # an unknown format is the request's mistake, not each file's
+            return await _analyse_many(state, files, fmt or None)
+        [(name, data)] = files
     else:
         try:
             body = json.loads(await request.body())
@@ -84,13 +110,39 @@ async def transcripts(request: Request) -> dict[str, Any]:
         raise InvalidInputError("'format' must be a string")
     if not isinstance(window, int) or isinstance(window, bool) or window < 1:
         raise InvalidInputError("'window' must be a positive integer")
-    conversation = parse_transcript(data, format=fmt or None, source=name)
+    return await _analyse_one(state, data, name, fmt or None, window)
+
+
+async def _analyse_one(
+    state: ServerState, data: bytes | str, name: str, fmt: str | None, window: int
+) -> dict[str, Any]:
+    conversation = parse_transcript(data, format=fmt, source=name)
     check_insight_options(window=window)
     utterances = utterances_to_score(conversation)
     scored = await state.predict([u.text for u in utterances])
     predictions = state.three_way_scorer().from_predictions(scored.predictions)
     result: dict[str, Any] = summarise(conversation, utterances, predictions, window=window).to_dict()
     return result
+
+
+async def _analyse_many(state: ServerState, files: list[tuple[str, bytes]], fmt: str | None) -> dict[str, Any]:
+    """Each file on its own: one that is not a transcript gets its error, the others their insights.
+
+    The answer is 200 whenever the request itself is sound; each entry of ``calls`` says ``ok`` or
+    ``failed``. Errors of the server (overloaded, timed out) still fail the whole request.
+    """
+    collection = CallCollection()
+    calls: list[dict[str, Any]] = []
+    for name, data in files:
+        try:
+            insights = await _analyse_one(state, data, name, fmt, 5)
+        except InvalidInputError as exc:
+            collection.add_failure(file=name, error=exc.message)
+            calls.append({"file": name, "status": "failed", "error": {"type": exc.error_type, "message": exc.message}})
+        else:
+            collection.add(insights, file=name)
+            calls.append({"file": name, "status": "ok", "insights": insights})
+    return {"calls": calls, "summary": collection.summary()}
 
 
 @dataclass

@@ -44,6 +44,7 @@ async def info(state: StateDep) -> dict[str, object]:
             "max_texts_per_request": s.max_texts_per_request,
             "max_text_chars": s.max_text_chars,
             "max_body_bytes": s.max_body_bytes,
+            "max_transcript_files": s.max_transcript_files,
         },
         "cache": state.cache.backend if state.cache is not None else None,
         "auth": bool(s.api_keys),
