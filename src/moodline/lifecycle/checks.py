@@ -100,8 +100,7 @@ class CheckResult:
         if words:
             lines.append("Words that mark the latest texts (share of latest / reference texts containing them):")
             lines.append(
-                "  "
-                + ", ".join(f"{w['word']} ({w['recent_share']:.0%} / {w['reference_share']:.0%})" for w in words)
+                "  " + ", ".join(f"{w['word']} ({w['recent_share']:.0%} / {w['reference_share']:.0%})" for w in words)
             )
         rarer = self.details.get("reference_words") or []
         if rarer:
@@ -394,7 +393,13 @@ class Monitor:
             + (f"; marked by: {words}" if failing and words else "")
         )
         return CheckResult(
-            "text_drift", "fail" if failing else "ok", drift.auc, s.text_drift_auc, len(recent), message, drift.to_dict()
+            "text_drift",
+            "fail" if failing else "ok",
+            drift.auc,
+            s.text_drift_auc,
+            len(recent),
+            message,
+            drift.to_dict(),
         )
 
     def _windows_too_small(self, name: str, reference: list[Any], recent: list[Any]) -> CheckResult | None:

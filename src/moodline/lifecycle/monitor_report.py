@@ -109,8 +109,8 @@ def _windows_table(windows: Sequence[dict[str, Any]]) -> str:
         rows.append(
             f'<tr data-first="{window["first"]}"><td>{window["first"]}–{window["last"]}</td>'
             f"<td>{_time(window['from'])}</td><td>{_time(window['to'])}</td>"
-            f'{_number(estimate["accuracy"], css="num accuracy")}{_number(estimate["accuracy_low"], css="num low")}'
-            f'{_number(estimate["accuracy_high"], css="num high")}{_number(estimate["macro_f1"], css="num f1")}'
+            f"{_number(estimate['accuracy'], css='num accuracy')}{_number(estimate['accuracy_low'], css='num low')}"
+            f"{_number(estimate['accuracy_high'], css='num high')}{_number(estimate['macro_f1'], css='num f1')}"
             f"{_number(measured['accuracy'] if measured else None, css='num measured')}"
             f'<td class="num">{measured["labelled"] if measured else 0}</td></tr>'
         )
@@ -124,7 +124,7 @@ def _chart(windows: Sequence[dict[str, Any]]) -> str:
         return ""
     values = [w["estimate"]["accuracy_low"] for w in windows] + [w["estimate"]["accuracy_high"] for w in windows]
     values += [w["measured"]["accuracy"] for w in windows if w["measured"]]
-    low, high = max(0.0, min(values) - 0.05), min(1.0, max(values) + 0.05)
+    low, high = max(0.0, float(min(values)) - 0.05), min(1.0, float(max(values)) + 0.05)
     span = max(high - low, 1e-6)
     inner_w, inner_h = CHART_WIDTH - 2 * CHART_PAD, CHART_HEIGHT - 2 * CHART_PAD
 
@@ -149,7 +149,9 @@ def _chart(windows: Sequence[dict[str, Any]]) -> str:
     ]
     for i, window in enumerate(windows):
         if window["measured"]:
-            parts.append(f'<circle class="measured" cx="{x(i):.1f}" cy="{y(window["measured"]["accuracy"]):.1f}" r="4"/>')
+            parts.append(
+                f'<circle class="measured" cx="{x(i):.1f}" cy="{y(window["measured"]["accuracy"]):.1f}" r="4"/>'
+            )
     parts.append(
         f'<text class="label" x="{CHART_PAD}" y="{CHART_HEIGHT - 12}">predictions {windows[0]["first"]}</text>'
         f'<text class="label" x="{CHART_WIDTH - CHART_PAD}" y="{CHART_HEIGHT - 12}" text-anchor="end">'
@@ -169,9 +171,9 @@ def _drift_section(check: CheckResult) -> str:
     if "auc" in details:
         parts.append(
             "<table><tbody>"
-            f'<tr><th>ROC-AUC, latest vs reference</th>{_number(details["auc"], css="num auc")}</tr>'
-            f'<tr><th>permutation baseline, highest</th>{_number(details["permutation_max"], css="num perm")}</tr>'
-            f'<tr><th>permutation p-value</th>{_number(details["permutation_p"], css="num p")}</tr>'
+            f"<tr><th>ROC-AUC, latest vs reference</th>{_number(details['auc'], css='num auc')}</tr>"
+            f"<tr><th>permutation baseline, highest</th>{_number(details['permutation_max'], css='num perm')}</tr>"
+            f"<tr><th>permutation p-value</th>{_number(details['permutation_p'], css='num p')}</tr>"
             "</tbody></table>"
         )
     words = details.get("recent_words") or []

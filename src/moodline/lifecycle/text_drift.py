@@ -93,7 +93,9 @@ def measure_text_drift(
     scores = out_of_fold(target)
     auc = float(roc_auc_score(target, scores))
     rng = np.random.default_rng(seed)
-    baseline = [float(roc_auc_score(shuffled, out_of_fold(shuffled))) for shuffled in _shuffles(target, permutations, rng)]
+    baseline = [
+        float(roc_auc_score(shuffled, out_of_fold(shuffled))) for shuffled in _shuffles(target, permutations, rng)
+    ]
     p_value = (1 + sum(b >= auc for b in baseline)) / (1 + len(baseline))
 
     model = _classifier(seed).fit(features, target)
