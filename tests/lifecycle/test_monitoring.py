@@ -277,3 +277,23 @@ def test_replayed_domain_shift_is_estimated_and_caught(bundled, tmp_path):
     assert max(w.estimated_accuracy for w in shifted) < min(w.estimated_accuracy for w in in_domain)
     assert result.false_alarms == {"estimated_accuracy": 0, "text_drift": 0}
     assert all(after is not None and after <= 2000 for after in result.fired.values()), result.fired
+
+
+def test_a_prediction_log_from_before_sources_gains_the_column(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as old:  # the table as earlier versions created it
+        old.execute(
+            "CREATE TABLE moodline_predictions (seq INTEGER PRIMARY KEY AUTOINCREMENT, id VARCHAR(32) NOT NULL UNIQUE, "
+            "created_at FLOAT NOT NULL, model_name VARCHAR(200) NOT NULL, model_version VARCHAR(64) NOT NULL, "
+            "text TEXT NOT NULL, label VARCHAR(64) NOT NULL, score FLOAT NOT NULL, scores TEXT NOT NULL)"
+        )
+        old.execute(
+            "INSERT INTO moodline_predictions (id, created_at, model_name, model_version, text, label, score, scores) "
+            "VALUES ('a', 1.0, 'm', 'v', 'old text', 'POSITIVE', 0.9, '{\"POSITIVE\": 0.9, \"NEGATIVE\": 0.1}')"
+        )
+    store = Store(f"sqlite:///{path}")
+    store.add_predictions([LoggedPrediction("b", 2.0, "m", "v", "new", "NEGATIVE", 0.8, {"NEGATIVE": 0.8}, "acme")])
+    assert [(p.text, p.source) for p in store.first_predictions("v", 10)] == [("old text", None), ("new", "acme")]
+    assert store.sources("v", 10) == [("acme", 1)]
