@@ -13,7 +13,11 @@ send the next as soon as the answer arrives. For each concurrency level (default
   comparison (``vs tuned``);
 * ``moodline``: ``moodline serve`` (the same command the container runs) with that model exported
   to int8, prediction cache off so every request is computed;
-* ``moodline bundled``: ``moodline serve`` with the bundled model, cache off.
+* ``moodline bundled``: ``moodline serve`` with the bundled model, cache off;
+* ``bundled + log``: the same server right after, with the prediction log on at ``--log-rate``
+  (default 0.1, the rate the README's lifecycle example serves with; 0 leaves the row out): "vs log
+  off" divides its rate by the row above's at the same concurrency, so logging's cost is read from
+  one run.
 
 For each moodline model the engine's own throughput (benchmarks/engine.py's measurement, in a fresh
 process, right before and right after that model's server) is printed too, and "vs engine" divides
@@ -40,6 +44,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import engine as engine_bench  # benchmarks/engine.py: model builders and the engine measurement
+
+LOGGED = "bundled + log"
 
 REFERENCE_APP = """
 import os
@@ -82,6 +88,7 @@ class Point:
     vs_reference: float | None = None
     vs_tuned_reference: float | None = None
     vs_engine: float | None = None
+    vs_log_off: float | None = None  # the logged server's rate / the same server's without the log
 
 
 def free_port() -> int:
@@ -207,6 +214,7 @@ def main() -> int:
     parser.add_argument("--concurrency", default="1,8,32,128", help="comma-separated client counts")
     parser.add_argument("--workers", type=int, default=None, help="moodline Gunicorn workers (default: its own)")
     parser.add_argument("--threads", type=int, default=None, help="inference threads per moodline worker")
+    parser.add_argument("--log-rate", type=float, default=0.1, help="prediction log sample rate of the last row")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -250,10 +258,24 @@ def main() -> int:
             server = start([str(moodline), "serve", "--port", str(port)], {**common, "MOODLINE_MODEL": model})
             points += measure_server(name, server, port, levels, args.duration, bodies, script)
             engine_passes[name].append(measure_engine(name, engine_model, sentences))
+            if engine_model is None and args.log_rate > 0:
+                port = free_port()
+                logging_on = {
+                    **common,
+                    "MOODLINE_MODEL": model,
+                    "MOODLINE_PREDICTION_SAMPLE_RATE": str(args.log_rate),
+                    "MOODLINE_DATA_DIR": str(work / "data"),  # the prediction log's SQLite file
+                }
+                server = start([str(moodline), "serve", "--port", str(port)], logging_on)
+                points += measure_server(LOGGED, server, port, levels, args.duration, bodies, script)
         engine_rate = {name: sum(rates) / len(rates) for name, rates in engine_passes.items()}
+        engine_rate[LOGGED] = engine_rate["moodline bundled"]
     reference_rate = {p.concurrency: p.sentences_per_s for p in points if p.server == "reference"}
     tuned_rate = {p.concurrency: p.sentences_per_s for p in points if p.server == "reference tuned"}
+    unlogged_rate = {p.concurrency: p.sentences_per_s for p in points if p.server == "moodline bundled"}
     for point in points:
+        if point.server == LOGGED:
+            point.vs_log_off = ratio(point.sentences_per_s, unlogged_rate[point.concurrency])
         if point.server != "reference":
             point.vs_reference = ratio(point.sentences_per_s, reference_rate[point.concurrency])
         if point.server.startswith("moodline"):
@@ -273,16 +295,17 @@ def main() -> int:
     print()
     header = (
         f"{'server':<18}{'clients':>8}{'sent/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'vs ref':>8}"
-        f"{'vs tuned':>9}{'vs engine':>10}"
+        f"{'vs tuned':>9}{'vs engine':>10}{'vs log off':>11}"
     )
     print(header + "\n" + "-" * len(header))
     for p in points:
         ref = f"{p.vs_reference:.2f}x" if p.vs_reference else ("1.00x" if p.server == "reference" else "n/a")
         tuned = f"{p.vs_tuned_reference:.2f}x" if p.vs_tuned_reference else ""
         eng = f"{p.vs_engine:.0%}" if p.vs_engine else ""
+        log_off = f"{p.vs_log_off:.2f}x" if p.vs_log_off else ""
         print(
             f"{p.server:<18}{p.concurrency:>8}{p.sentences_per_s:>9.1f}{p.p50_ms:>9.2f}{p.p99_ms:>9.2f}"
-            f"{p.errors:>8}{ref:>8}{tuned:>9}{eng:>10}"
+            f"{p.errors:>8}{ref:>8}{tuned:>9}{eng:>10}{log_off:>11}"
         )
     return 0
 

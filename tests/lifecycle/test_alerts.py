@@ -39,7 +39,7 @@ def add_feedback(store: Store, count: int, *, correct: bool, seed: int) -> None:
 
 
 def accuracy_subjects(server: SmtpServer) -> list[str]:
-    return [s for s in server.subjects() if "accuracy failing" in s]
+    return [s for s in server.subjects() if "] accuracy failing" in s]
 
 
 @pytest.fixture

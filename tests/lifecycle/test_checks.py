@@ -55,6 +55,7 @@ def test_every_verdict_follows_the_stored_data(bundled, sst2_dev, tmp_path, life
     log_predictions(store, bundled, [t for t, _ in rows[60:240]])
     assert {k: v for k, v in statuses(monitor).items() if k != "accuracy"} == {
         "label_drift": "ok", "confidence_drift": "ok", "length_drift": "ok", "oov_drift": "ok", "model_age": "ok",
+        "estimated_accuracy": "ok", "text_drift": "ok",
     }  # fmt: skip
 
     # Only negative reviews arrive: the predicted-label mix shifts; lengths and vocabulary do not.

@@ -124,7 +124,7 @@ def test_the_whole_loop_promotes_a_better_challenger_and_swaps_without_failures(
             assert answer.json()["label"] == label
 
         # The periodic check notices, and the alert email arrives at the SMTP server.
-        assert smtp_server.wait_for("accuracy failing", timeout=60)
+        assert smtp_server.wait_for("] accuracy failing", timeout=60)
         report = client.get("/monitor").json()
         assert "accuracy" in report["failing"] and "oov_drift" in report["failing"]
         metrics = client.get("/metrics").text
@@ -145,7 +145,9 @@ def test_the_whole_loop_promotes_a_better_challenger_and_swaps_without_failures(
         assert load.errors == [] and set(statuses) == {200}, (statuses, load.errors[:3])
         assert len(versions) == 2 and old_version in versions, versions  # answered by both models, none failed
         assert smtp_server.wait_for("promoted to champion", timeout=30)
-        assert len([s for s in smtp_server.subjects() if "accuracy failing" in s]) == 1  # one alert, not one per check
+        assert (
+            len([s for s in smtp_server.subjects() if "] accuracy failing" in s]) == 1
+        )  # one alert, not one per check
 
         champion, challenger = registry.get(alias="champion"), registry.get(alias="challenger")
         assert champion is not None and challenger is not None

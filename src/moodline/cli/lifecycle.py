@@ -147,6 +147,43 @@ def check(model: str | None, as_report: bool, no_alerts: bool) -> None:
         sys.exit(CHECK_FAILED_EXIT)
 
 
+@monitor.command("report", context_settings=CONTEXT)
+@click.option(
+    "--model",
+    "-m",
+    default=None,
+    help="The served model (default: MOODLINE_MODEL, else models:/<registry name>@champion).",
+)
+@click.option(
+    "--html",
+    "html_path",
+    required=True,
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write the report here: checks, the estimated accuracy over time, drift explained, alert history.",
+)
+def report(model: str | None, html_path: Path) -> None:
+    """Run every check now (recording nothing, alerting no one) and write the HTML report.
+
+    \b
+    Example:
+      moodline monitor report --html monitor.html
+    """
+    from moodline.core.durable import write_atomically
+    from moodline.core.locations import store_url
+    from moodline.inference.engine import Engine
+    from moodline.inference.registry import models_uri
+    from moodline.lifecycle.checks import ModelFacts, Monitor
+    from moodline.lifecycle.monitor_report import render_monitor_html
+    from moodline.lifecycle.store import Store
+
+    settings = _settings()
+    engine = Engine.load(model or settings.model or models_uri(settings.registry_name, "champion"), settings=settings)
+    store = Store.open(store_url(settings))
+    result = Monitor(store, settings, engine, ModelFacts.of(engine, settings)).run()
+    write_atomically(html_path, render_monitor_html(result, store.alerts()))
+    click.echo(f"wrote {html_path} ({', '.join(result.failing) + ' failing' if result.failing else 'all checks pass'})")
+
+
 @monitor.command("deliver", context_settings=CONTEXT)
 def deliver() -> None:
     """Send the alerts waiting in the outbox (those whose retry time has come)."""

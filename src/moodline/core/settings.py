@@ -116,6 +116,24 @@ class LifecycleSettings(BaseModel):
     psi_threshold: float = Field(0.25, gt=0, description="Population stability index above this is drift.")
     confidence_drop: float = Field(0.1, gt=0, le=1, description="Mean top probability falling by more: drift.")
     oov_increase: float = Field(0.1, gt=0, le=1, description="Out-of-vocabulary word share rising by more: drift.")
+    estimate_drop: float = Field(
+        0.05, gt=0, le=1, description="Estimated accuracy (no labels) more than this below its baseline fails."
+    )
+    estimate_baseline: Literal["reference", "evaluation"] = Field(
+        "reference",
+        description="The estimate's baseline: its value on the reference window, or the evaluation accuracy.",
+    )
+    text_drift_auc: float = Field(
+        0.7,
+        gt=0.5,
+        le=1,
+        description="Cross-validated ROC-AUC of the reference-vs-latest text classifier above this fails.",
+    )
+    text_drift_permutations: int = Field(10, ge=1, le=200, description="Relabelled runs of the text drift baseline.")
+    monitor_windows: int = Field(12, ge=1, le=200, description="Windows of MONITOR_RECENT predictions shown over time.")
+    monitor_segments: int = Field(
+        10, ge=0, le=100, description="Request sources checked on their own (most traffic first)."
+    )
     max_model_age_days: float = Field(180.0, gt=0, description="An older model fails the staleness check.")
     retrain_data: str | None = Field(None, description="Base training data a challenger is trained on.")
     retrain_heldout: str | None = Field(None, description="Labelled file both models are scored on.")

@@ -20,7 +20,12 @@ from typing import Literal
 
 from moodline.core.errors import InvalidInputError
 
-__all__ = ["TextProblem", "check_text", "check_texts", "text_problem"]
+__all__ = ["SOURCE_MAX_CHARS", "SOURCE_PATTERN", "TextProblem", "check_text", "check_texts", "text_problem"]
+
+# A request's optional ``source`` (a tenant or feed name the monitor breaks its checks down by): short
+# and plain, since it becomes a check name, a metrics label and a column in the prediction log.
+SOURCE_MAX_CHARS = 40
+SOURCE_PATTERN = r"^[A-Za-z0-9._-]+$"
 
 ProblemKind = Literal["not_string", "not_utf8", "empty", "too_long"]
 

@@ -6,7 +6,10 @@ Modules, one concern each::
     prediction_log.py  sampled, asynchronous logging of served predictions
     tracking.py        MLflow / W&B runs for training
     registry.py        writing the MLflow model registry: new versions, aliases champion/challenger
-    checks.py          accuracy, drift and staleness checks computed from the store
+    checks.py          accuracy, drift and staleness checks computed from the store, per request source too
+    estimation.py      accuracy and macro-F1 estimated from calibrated probabilities, without labels
+    text_drift.py      reference-vs-latest text classifier: ROC-AUC, permutation baseline, words, examples
+    monitor_report.py  the HTML monitor report (checks, estimate over time, drift explained, alerts)
     alerts.py          outbox delivery by email (SMTP) and webhook, once per failing episode
     retrain.py         train a challenger on base data + feedback, promote it only if better
     services.py        the in-server jobs: prediction log, periodic checks, alias polling and hot swap

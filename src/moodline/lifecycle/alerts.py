@@ -74,9 +74,11 @@ class AlertDispatcher:
                     continue  # still failing since an earlier run: already alerted
                 started.append(check.name)
                 subject = f"[moodline] {check.name} failing for {report.model.name} {report.model.version}"
+                explanation = "\n".join(check.explanation())
                 body = (
                     f"The {check.name} check started failing: {check.message}\n\n"
-                    f"Full report:\n{report.text()}\n\nResults: {json.dumps(report.to_dict(), indent=2)}\n"
+                    + (f"{explanation}\n\n" if explanation else "")
+                    + f"Full report:\n{report.text()}\n\nResults: {json.dumps(report.to_dict(), indent=2)}\n"
                 )
                 self.notify(f"check:{check.name}:{episode}", subject, body)
             elif check.status == "ok" and self.store.mark_passing(check.name):

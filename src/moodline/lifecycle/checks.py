@@ -9,10 +9,20 @@
 * ``oov_drift``: the share of words the model's tokenizer does not know (mapped to the unknown token
   or cut into three or more pieces) rising by more than a threshold.
 * ``model_age``: days since the model version was created.
+* ``estimated_accuracy``: accuracy and macro-F1 estimated from the calibrated probabilities alone
+  (:mod:`moodline.lifecycle.estimation`), no labels needed; fails when the latest window's estimate is
+  more than ``estimate_drop`` below its baseline (the estimate on the reference window, or the
+  evaluation accuracy). Its details hold every window over time, with the measured accuracy beside
+  the estimate where feedback labels exist.
+* ``text_drift``: a classifier telling the latest texts from the reference's
+  (:mod:`moodline.lifecycle.text_drift`); fails when its ROC-AUC is above ``text_drift_auc`` and above
+  every permutation baseline run; the words and example texts that separate them are in its details.
 
 The reference window is the first predictions the model version made (what it saw when it went
 live); the latest window never overlaps it. A window smaller than the minimum is
-``insufficient_data``, never a failure.
+``insufficient_data``, never a failure. Requests that name a ``source`` are also checked per source
+(``estimated_accuracy[acme]``, ``text_drift[acme]``, ``label_drift[acme]``), each source against its own
+first predictions, so a shift in one customer's traffic is not averaged away.
 
 Example::
 
@@ -39,12 +49,35 @@ from moodline.core.settings import Settings
 from moodline.inference.engine import Engine
 from moodline.inference.model_dir import METADATA_FILE, TOKENIZER_FILE, load_metadata, read_registry_facts
 from moodline.inference.prediction import Prediction
+from moodline.lifecycle.estimation import PerformanceEstimate, estimate_performance
 from moodline.lifecycle.store import LoggedPrediction, Store
+from moodline.lifecycle.text_drift import measure_text_drift
 
-__all__ = ["CHECKS", "CheckResult", "ModelFacts", "Monitor", "MonitorReport", "OovMeter", "psi", "wilson_interval"]
+__all__ = [
+    "CHECKS",
+    "SEGMENT_CHECKS",
+    "CheckResult",
+    "ModelFacts",
+    "Monitor",
+    "MonitorReport",
+    "OovMeter",
+    "base_name",
+    "psi",
+    "wilson_interval",
+]
 
 Status = Literal["ok", "fail", "insufficient_data"]
-CHECKS = ("accuracy", "label_drift", "confidence_drift", "length_drift", "oov_drift", "model_age")
+CHECKS = (
+    "accuracy",
+    "estimated_accuracy",
+    "label_drift",
+    "confidence_drift",
+    "length_drift",
+    "oov_drift",
+    "text_drift",
+    "model_age",
+)
+SEGMENT_CHECKS = ("estimated_accuracy", "label_drift", "text_drift")
 PSI_FLOOR = 1e-4
 OOV_PIECES = 3
 
@@ -58,6 +91,30 @@ class CheckResult:
     samples: int
     message: str
     details: dict[str, Any] = field(default_factory=dict)
+    segment: str | None = None  # the request source this result is about (None: all traffic)
+
+    def explanation(self) -> list[str]:
+        """Lines that say why a drift happened (the words and texts behind it), for alerts and reports."""
+        lines = []
+        words = self.details.get("recent_words") or []
+        if words:
+            lines.append("Words that mark the latest texts (share of latest / reference texts containing them):")
+            lines.append(
+                "  " + ", ".join(f"{w['word']} ({w['recent_share']:.0%} / {w['reference_share']:.0%})" for w in words)
+            )
+        rarer = self.details.get("reference_words") or []
+        if rarer:
+            lines.append("Words that became rarer: " + ", ".join(w["word"] for w in rarer))
+        examples = self.details.get("examples") or []
+        if examples:
+            lines.append("Latest texts most unlike the reference:")
+            lines.extend(f"  - {text}" for text in examples)
+        return lines
+
+
+def base_name(name: str) -> str:
+    """``text_drift[acme]`` -> ``text_drift``: a check's name without its segment."""
+    return name.split("[", 1)[0]
 
 
 @dataclass
@@ -118,7 +175,7 @@ class MonitorReport:
         lines = [f"model {model.name} {model.version}{version}"]
         for check in self.checks:
             mark = {"ok": "ok  ", "fail": "FAIL", "insufficient_data": "n/a "}[check.status]
-            lines.append(f"{mark} {check.name:<17} {check.message}")
+            lines.append(f"{mark} {check.name:<18} {check.message}")
         return "\n".join(lines)
 
 
@@ -196,19 +253,154 @@ class Monitor:
 
     def run(self) -> MonitorReport:
         s = self.settings
-        total = self.store.count_predictions(self.facts.version)
-        reference = self.store.first_predictions(self.facts.version, s.monitor_reference)
-        recent_size = max(0, min(s.monitor_recent, total - len(reference)))
-        recent = self.store.recent_predictions(self.facts.version, recent_size) if recent_size else []
+        reference, recent = self._windows(None)
         checks = [
             self.accuracy(),
+            self.estimated_accuracy(reference, recent, history=True),
             self.label_drift(reference, recent),
             self.confidence_drift(reference, recent),
             self.length_drift(reference, recent),
             self.oov_drift(reference, recent),
+            self.text_drift(reference, recent),
             self.model_age(),
         ]
+        if s.monitor_segments:
+            for source, _count in self.store.sources(self.facts.version, s.monitor_segments):
+                seg_reference, seg_recent = self._windows(source)
+                for check in (
+                    self.estimated_accuracy(seg_reference, seg_recent),
+                    self.label_drift(seg_reference, seg_recent),
+                    self.text_drift(seg_reference, seg_recent),
+                ):
+                    check.name, check.segment = f"{check.name}[{source}]", source
+                    checks.append(check)
         return MonitorReport(self.clock(), self.facts, checks)
+
+    def _windows(self, source: str | None) -> tuple[list[LoggedPrediction], list[LoggedPrediction]]:
+        """The reference (first predictions) and latest windows of the model version, or of one source."""
+        s, version = self.settings, self.facts.version
+        total = self.store.count_predictions(version, source)
+        reference = self.store.first_predictions(version, s.monitor_reference, source)
+        recent_size = max(0, min(s.monitor_recent, total - len(reference)))
+        recent = self.store.recent_predictions(version, recent_size, source) if recent_size else []
+        return reference, recent
+
+    def _estimate(self, rows: Sequence[LoggedPrediction]) -> PerformanceEstimate:
+        labels = self.engine.labels
+        matrix = np.array([[row.scores.get(label, 0.0) for label in labels] for row in rows], dtype=float)
+        return estimate_performance(matrix, labels, confidence=self.settings.monitor_confidence)
+
+    def _measured(self, rows: Sequence[LoggedPrediction]) -> dict[str, Any] | None:
+        """Accuracy from the feedback labels given to these logged predictions, when there are any."""
+        labels = self.store.feedback_labels([row.id for row in rows])
+        if not labels:
+            return None
+        correct = sum(labels[row.id] == row.label for row in rows if row.id in labels)
+        low, high = wilson_interval(correct, len(labels), self.settings.monitor_confidence)
+        return {"accuracy": correct / len(labels), "labelled": len(labels), "low": low, "high": high}
+
+    def estimate_history(self) -> list[dict[str, Any]]:
+        """The estimate of each window of ``monitor_recent`` predictions in log order (the latest
+        ``monitor_windows`` of them; a last, partial one counts from ``monitor_min_samples``)."""
+        s, version = self.settings, self.facts.version
+        size = s.monitor_recent
+        total = self.store.count_predictions(version)
+        starts = list(range(0, total, size))
+        if starts and total - starts[-1] < s.monitor_min_samples:
+            starts.pop()
+        history = []
+        for start in starts[-s.monitor_windows :]:
+            rows = self.store.prediction_slice(version, start, size)
+            history.append(
+                {
+                    "first": start + 1,
+                    "last": start + len(rows),
+                    "from": rows[0].created_at,
+                    "to": rows[-1].created_at,
+                    "estimate": self._estimate(rows).to_dict(),
+                    "measured": self._measured(rows),
+                }
+            )
+        return history
+
+    def estimated_accuracy(
+        self,
+        reference: list[LoggedPrediction],
+        recent: list[LoggedPrediction],
+        *,
+        history: bool = False,
+    ) -> CheckResult:
+        s, facts = self.settings, self.facts
+        details: dict[str, Any] = {"windows": self.estimate_history()} if history else {}
+        small = self._windows_too_small("estimated_accuracy", reference, recent)
+        if small:
+            small.details = details
+            return small
+        latest = self._estimate(recent)
+        reference_estimate = self._estimate(reference)
+        if s.estimate_baseline == "evaluation":
+            if facts.eval_accuracy is None:
+                return CheckResult(
+                    "estimated_accuracy",
+                    "insufficient_data",
+                    latest.accuracy,
+                    None,
+                    len(recent),
+                    "MOODLINE_ESTIMATE_BASELINE=evaluation but no evaluation accuracy is known for this model",
+                    {**details, "estimate": latest.to_dict()},
+                )
+            baseline, baseline_kind = facts.eval_accuracy, "evaluation accuracy"
+        else:
+            baseline, baseline_kind = reference_estimate.accuracy, "estimate on the reference window"
+        threshold = baseline - s.estimate_drop
+        failing = latest.accuracy < threshold
+        measured = self._measured(recent)
+        side = (
+            f"; measured {measured['accuracy']:.3f} on {measured['labelled']} labelled" if measured is not None else ""
+        )
+        message = (
+            f"estimated {latest.accuracy:.3f} ({s.monitor_confidence:.0%} band {latest.accuracy_low:.3f}-"
+            f"{latest.accuracy_high:.3f}), macro-F1 {latest.macro_f1:.3f}, on {latest.samples} predictions{side}; "
+            f"{'below' if failing else 'vs'} {threshold:.3f} ({baseline_kind} {baseline:.3f} - {s.estimate_drop:.3f})"
+        )
+        details.update(
+            {
+                "estimate": latest.to_dict(),
+                "reference_estimate": reference_estimate.to_dict(),
+                "baseline": baseline,
+                "baseline_kind": s.estimate_baseline,
+                "eval_accuracy": facts.eval_accuracy,
+                "measured": measured,
+            }
+        )
+        return CheckResult(
+            "estimated_accuracy", "fail" if failing else "ok", latest.accuracy, threshold, len(recent), message, details
+        )
+
+    def text_drift(self, reference: list[LoggedPrediction], recent: list[LoggedPrediction]) -> CheckResult:
+        small = self._windows_too_small("text_drift", reference, recent)
+        if small:
+            return small
+        s = self.settings
+        drift = measure_text_drift(
+            [p.text for p in reference], [p.text for p in recent], permutations=s.text_drift_permutations
+        )
+        failing = drift.auc > s.text_drift_auc and drift.auc > drift.permutation_max
+        words = ", ".join(w.word for w in drift.recent_words[:5])
+        message = (
+            f"ROC-AUC {drift.auc:.3f} of telling latest from reference texts (permutation baseline max "
+            f"{drift.permutation_max:.3f}) {'above' if failing else 'within'} {s.text_drift_auc:.3f}"
+            + (f"; marked by: {words}" if failing and words else "")
+        )
+        return CheckResult(
+            "text_drift",
+            "fail" if failing else "ok",
+            drift.auc,
+            s.text_drift_auc,
+            len(recent),
+            message,
+            drift.to_dict(),
+        )
 
     def _windows_too_small(self, name: str, reference: list[Any], recent: list[Any]) -> CheckResult | None:
         minimum = self.settings.monitor_min_samples

@@ -9,7 +9,7 @@ Example::
 
     logger = PredictionLogger(store, sample_rate=0.1)
     logger.start()
-    ids = logger.record(texts, predictions, model_name, model_version)   # [] when not sampled
+    ids = logger.record(texts, predictions, model_name, model_version, source="acme")   # [] when not sampled
     logger.close()
 """
 
@@ -70,9 +70,17 @@ class PredictionLogger:
             self._thread.start()
 
     def record(
-        self, texts: Sequence[str], predictions: Sequence[Prediction], model_name: str, model_version: str
+        self,
+        texts: Sequence[str],
+        predictions: Sequence[Prediction],
+        model_name: str,
+        model_version: str,
+        source: str | None = None,
     ) -> list[str]:
-        """Queue the request's predictions if it is sampled; return their ids (``[]`` when not)."""
+        """Queue the request's predictions if it is sampled; return their ids (``[]`` when not).
+
+        ``source`` is the request's segment (tenant, feed), kept so checks can be broken down by it.
+        """
         if self.sample_rate <= 0 or self._rng.random() >= self.sample_rate:
             return []
         now = time.time()
@@ -87,6 +95,7 @@ class PredictionLogger:
                 prediction.label,
                 prediction.score,
                 dict(prediction.scores),
+                source,
             )
             try:
                 self._queue.put_nowait(row)

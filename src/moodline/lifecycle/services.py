@@ -28,7 +28,7 @@ from moodline.inference.engine import Engine
 from moodline.inference.prediction import Prediction
 from moodline.inference.registry import RegistryReader, is_registry_uri, parse_models_uri
 from moodline.lifecycle.alerts import AlertDispatcher
-from moodline.lifecycle.checks import ModelFacts, Monitor, MonitorReport
+from moodline.lifecycle.checks import ModelFacts, Monitor, MonitorReport, base_name
 from moodline.lifecycle.host import ModelHost
 from moodline.lifecycle.prediction_log import PredictionLogger
 from moodline.lifecycle.store import Store
@@ -38,7 +38,15 @@ __all__ = ["LifecycleServices", "settings_env"]
 log = logging.getLogger("moodline.lifecycle")
 
 # A newly failing check among these starts a retraining (model age alone does not: new data would not help).
-RETRAIN_TRIGGERS = {"accuracy", "label_drift", "confidence_drift", "length_drift", "oov_drift"}
+RETRAIN_TRIGGERS = {
+    "accuracy",
+    "estimated_accuracy",
+    "label_drift",
+    "confidence_drift",
+    "length_drift",
+    "oov_drift",
+    "text_drift",
+}
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
@@ -86,11 +94,53 @@ class MonitorGauges:
             multiprocess_mode="sum",
         )
 
+        # The label-free estimate of the latest window, per segment ("all": every request).
+        self.estimated_accuracy = Gauge(
+            "moodline_estimated_accuracy",
+            "Accuracy estimated from calibrated probabilities (no labels) on the latest window, with its band",
+            ["model_version", "segment", "bound"],
+            registry=registry,
+            multiprocess_mode="max",
+        )
+        self.estimated_macro_f1 = Gauge(
+            "moodline_estimated_macro_f1",
+            "Macro-F1 estimated from calibrated probabilities on the latest window, with its band",
+            ["model_version", "segment", "bound"],
+            registry=registry,
+            multiprocess_mode="max",
+        )
+        self.measured_accuracy = Gauge(
+            "moodline_measured_accuracy",
+            "Accuracy on the latest window's predictions that received feedback labels",
+            ["model_version", "segment"],
+            registry=registry,
+            multiprocess_mode="max",
+        )
+        self.text_drift_auc = Gauge(
+            "moodline_text_drift_auc",
+            "ROC-AUC of a classifier telling the latest texts from the reference texts (0.5: no drift)",
+            ["model_version", "segment"],
+            registry=registry,
+            multiprocess_mode="max",
+        )
+
     def observe(self, report: MonitorReport) -> None:
+        version = report.model.version
         for check in report.checks:
             self.failing.labels(check.name).set({"ok": 0, "fail": 1}.get(check.status, -1))
             if check.value is not None:
                 self.value.labels(check.name).set(check.value)
+            segment = check.segment or "all"
+            estimate = check.details.get("estimate")
+            if base_name(check.name) == "estimated_accuracy" and estimate:
+                for bound, suffix in (("estimate", ""), ("low", "_low"), ("high", "_high")):
+                    self.estimated_accuracy.labels(version, segment, bound).set(estimate[f"accuracy{suffix}"])
+                    self.estimated_macro_f1.labels(version, segment, bound).set(estimate[f"macro_f1{suffix}"])
+                measured = check.details.get("measured")
+                if measured:
+                    self.measured_accuracy.labels(version, segment).set(measured["accuracy"])
+            if base_name(check.name) == "text_drift" and check.value is not None:
+                self.text_drift_auc.labels(version, segment).set(check.value)
 
 
 class LifecycleServices:
@@ -122,7 +172,7 @@ class LifecycleServices:
             )
             self.logger.start()
         if s.monitor_interval_s > 0:
-            self.gauges = MonitorGauges(self.host.metrics_registry)
+            self.gauges = self.gauges or MonitorGauges(self.host.metrics_registry)
             self._tasks.append(asyncio.create_task(self._every(s.monitor_interval_s, self.check_once), name="monitor"))
         if is_registry_uri(s.model) and s.champion_poll_s > 0:
             self._tasks.append(asyncio.create_task(self._every(s.champion_poll_s, self.follow_alias), name="champion"))
@@ -163,8 +213,9 @@ class LifecycleServices:
 
         report = await asyncio.to_thread(lambda: Monitor(store, self.settings, engine, facts, predict=predict).run())
         self.last_report = report
-        if self.gauges is not None:
-            self.gauges.observe(report)
+        if self.gauges is None:  # GET /monitor runs checks without the periodic job: export them too
+            self.gauges = MonitorGauges(self.host.metrics_registry)
+        self.gauges.observe(report)
         return report
 
     async def check_once(self) -> None:
@@ -177,8 +228,9 @@ class LifecycleServices:
         dispatcher = AlertDispatcher(store, self.settings)
         started = await asyncio.to_thread(dispatcher.raise_for, report)
         await asyncio.to_thread(dispatcher.deliver_due)
-        if self.settings.retrain_on_failure and RETRAIN_TRIGGERS.intersection(started):
-            self.start_retraining(sorted(RETRAIN_TRIGGERS.intersection(started)))
+        triggers = sorted(name for name in started if base_name(name) in RETRAIN_TRIGGERS)
+        if self.settings.retrain_on_failure and triggers:
+            self.start_retraining(triggers)
 
     def start_retraining(self, reasons: list[str]) -> None:
         """Start ``moodline retrain`` in its own process (training must not compete with this event loop)."""

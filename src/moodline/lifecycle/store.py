@@ -27,6 +27,7 @@ from sqlalchemy.engine import Engine as SqlEngine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 
 from moodline.core.errors import MoodlineError
+from moodline.core.texts import SOURCE_MAX_CHARS
 
 __all__ = ["FeedbackRow", "LoggedPrediction", "OutboxAlert", "Store", "StoreError", "normalise_url"]
 
@@ -52,6 +53,8 @@ predictions = sa.Table(
     sa.Column("label", sa.String(64), nullable=False),
     sa.Column("score", sa.Float, nullable=False),
     sa.Column("scores", sa.Text, nullable=False),
+    sa.Column("source", sa.String(SOURCE_MAX_CHARS), nullable=True),
+    sa.Index("ix_moodline_predictions_version_source", "model_version", "source"),
 )
 
 feedback = sa.Table(
@@ -102,6 +105,8 @@ class LoggedPrediction:
     label: str
     score: float
     scores: dict[str, float]
+    source: str | None = None  # the request's segment (tenant, feed), when the client named one
+    seq: int | None = None  # position in the log, set when read back
 
 
 @dataclass(frozen=True)
@@ -193,6 +198,7 @@ class Store:
         for attempt in range(3):
             try:
                 metadata.create_all(self.engine)
+                self._add_missing_columns()
                 return
             except (IntegrityError, ProgrammingError) as exc:
                 # Two workers creating the same table at once on PostgreSQL: the loser retries and finds it.
@@ -201,6 +207,29 @@ class Store:
                 time.sleep(0.2)
             except (OperationalError, SQLAlchemyError) as exc:
                 raise StoreError(f"cannot reach the lifecycle database {self.safe_url}: {_reason(exc)}") from exc
+
+    def _add_missing_columns(self) -> None:
+        """Columns added since a table was created (``create_all`` never alters an existing table)."""
+        present = {column["name"] for column in sa.inspect(self.engine).get_columns(predictions.name)}
+        if "source" in present:
+            return
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(
+                    sa.text(f"ALTER TABLE {predictions.name} ADD COLUMN source VARCHAR({SOURCE_MAX_CHARS})")
+                )
+        except SQLAlchemyError:
+            # Another worker added it a moment ago; anything else fails again just below.
+            present = {column["name"] for column in sa.inspect(self.engine).get_columns(predictions.name)}
+            if "source" not in present:
+                raise
+        with self.engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "CREATE INDEX IF NOT EXISTS ix_moodline_predictions_version_source "
+                    f"ON {predictions.name} (model_version, source)"
+                )
+            )
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -228,6 +257,7 @@ class Store:
                 "label": r.label,
                 "score": r.score,
                 "scores": json.dumps(r.scores),
+                "source": r.source,
             }
             for r in rows
         ]
@@ -237,32 +267,57 @@ class Store:
         row = self._run(lambda c: c.execute(predictions.select().where(predictions.c.id == prediction_id)).first())
         return _prediction(row) if row is not None else None
 
-    def recent_predictions(self, model_version: str, limit: int) -> list[LoggedPrediction]:
-        """The latest ``limit`` predictions of one model version, oldest first."""
-        query = (
-            predictions.select()
-            .where(predictions.c.model_version == model_version)
-            .order_by(predictions.c.seq.desc())
-            .limit(limit)
-        )
+    def recent_predictions(self, model_version: str, limit: int, source: str | None = None) -> list[LoggedPrediction]:
+        """The latest ``limit`` predictions of one model version (of one ``source`` if given), oldest first."""
+        query = _of(model_version, source).order_by(predictions.c.seq.desc()).limit(limit)
         rows = self._run(lambda c: c.execute(query).all())
         return [_prediction(r) for r in reversed(rows)]
 
-    def first_predictions(self, model_version: str, limit: int) -> list[LoggedPrediction]:
-        """The first ``limit`` predictions a model version made: what it saw when it went live."""
-        query = (
-            predictions.select()
-            .where(predictions.c.model_version == model_version)
-            .order_by(predictions.c.seq)
-            .limit(limit)
-        )
+    def first_predictions(self, model_version: str, limit: int, source: str | None = None) -> list[LoggedPrediction]:
+        """The first ``limit`` predictions a model version made (of one ``source`` if given): what it saw
+        when it went live."""
+        query = _of(model_version, source).order_by(predictions.c.seq).limit(limit)
         return [_prediction(r) for r in self._run(lambda c: c.execute(query).all())]
 
-    def count_predictions(self, model_version: str | None = None) -> int:
+    def prediction_slice(self, model_version: str, offset: int, limit: int) -> list[LoggedPrediction]:
+        """Predictions ``offset`` to ``offset + limit`` of a model version, in log order (one window)."""
+        query = _of(model_version, None).order_by(predictions.c.seq).offset(offset).limit(limit)
+        return [_prediction(r) for r in self._run(lambda c: c.execute(query).all())]
+
+    def count_predictions(self, model_version: str | None = None, source: str | None = None) -> int:
         query = sa.select(sa.func.count()).select_from(predictions)
         if model_version is not None:
             query = query.where(predictions.c.model_version == model_version)
+        if source is not None:
+            query = query.where(predictions.c.source == source)
         return int(self._run(lambda c: c.execute(query).scalar_one()))
+
+    def sources(self, model_version: str, limit: int) -> list[tuple[str, int]]:
+        """The named sources of a model version's predictions with their counts, most predictions first."""
+        count = sa.func.count().label("n")
+        query = (
+            sa.select(predictions.c.source, count)
+            .where(predictions.c.model_version == model_version, predictions.c.source.is_not(None))
+            .group_by(predictions.c.source)
+            .order_by(count.desc(), predictions.c.source)
+            .limit(limit)
+        )
+        return [(str(r.source), int(r.n)) for r in self._run(lambda c: c.execute(query).all())]
+
+    def feedback_labels(self, prediction_ids: Sequence[str]) -> dict[str, str]:
+        """The latest feedback label of each of these logged predictions that has one."""
+        found: dict[str, str] = {}
+        wanted = [i for i in prediction_ids if i]
+        for first in range(0, len(wanted), 500):  # bounded IN lists
+            chunk = wanted[first : first + 500]
+            query = (
+                sa.select(feedback.c.prediction_id, feedback.c.label)
+                .where(feedback.c.prediction_id.in_(chunk))
+                .order_by(feedback.c.id)
+            )
+            for row in self._run(lambda c, q=query: c.execute(q).all()):
+                found[str(row.prediction_id)] = str(row.label)
+        return found
 
     def add_feedback(self, *, label: str, text: str, prediction_id: str | None = None) -> FeedbackRow:
         now = time.time()
@@ -413,6 +468,11 @@ def _ensure_check_row(connection: sa.Connection, name: str) -> None:
         connection.execute(sqlite_insert(check_state).values(**values).on_conflict_do_nothing())
 
 
+def _of(model_version: str, source: str | None) -> sa.Select[Any]:
+    query = predictions.select().where(predictions.c.model_version == model_version)
+    return query.where(predictions.c.source == source) if source is not None else query
+
+
 def _prediction(row: Any) -> LoggedPrediction:
     return LoggedPrediction(
         row.id,
@@ -423,6 +483,8 @@ def _prediction(row: Any) -> LoggedPrediction:
         row.label,
         row.score,
         json.loads(row.scores),
+        row.source,
+        row.seq,
     )
 
 

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from moodline.core.texts import SOURCE_MAX_CHARS, SOURCE_PATTERN
+
 __all__ = ["ErrorBody", "KServeRequest", "KServeResponse", "PredictRequest", "PredictResponse", "PredictionOut"]
 
 TextOrTexts = str | list[str]
@@ -36,6 +38,15 @@ class PredictRequest(BaseModel):
     two_way: bool = Field(
         False,
         description="Answer NEGATIVE or POSITIVE only: a three-label model's two probabilities renormalised.",
+    )
+    source: str | None = Field(
+        None,
+        min_length=1,
+        max_length=SOURCE_MAX_CHARS,
+        pattern=SOURCE_PATTERN,
+        description="Who or what sent the texts (a tenant, a feed): kept in the prediction log so the monitor "
+        "checks each source on its own. Letters, digits, '.', '_' and '-', at most 40.",
+        examples=["acme"],
     )
 
     @model_validator(mode="after")
@@ -93,6 +104,7 @@ class BatchPredictRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     texts: list[str]
     long_text: Literal["truncate", "chunk"] | None = None
+    source: str | None = Field(None, min_length=1, max_length=SOURCE_MAX_CHARS, pattern=SOURCE_PATTERN)
 
 
 class KServeRequest(BaseModel):

@@ -95,14 +95,19 @@ class ServerState:
     def validate(self, texts: list[str]) -> None:
         check_texts(texts, max_chars=self.settings.max_text_chars, max_texts=self.settings.max_texts_per_request)
 
-    async def score(self, texts: list[str], long_text: LongTextMode | None = None) -> ScoreResult:
-        """A prediction request: the request limits, :meth:`predict`, then the (sampled) prediction log."""
+    async def score(
+        self, texts: list[str], long_text: LongTextMode | None = None, source: str | None = None
+    ) -> ScoreResult:
+        """A prediction request: the request limits, :meth:`predict`, then the (sampled) prediction log.
+
+        ``source`` (the request's tenant or feed, already validated by the schema) goes into the log.
+        """
         self.validate(texts)
         result = await self._predict_checked(texts, long_text)
         logger = self.prediction_log  # never blocks (bounded queue)
         if logger is not None:
             info = self.served_engine().info
-            result.prediction_ids = logger.record(texts, result.predictions, info.name, info.version)
+            result.prediction_ids = logger.record(texts, result.predictions, info.name, info.version, source)
         return result
 
     async def predict(self, texts: list[str], long_text: LongTextMode | None = None) -> ScoreResult:

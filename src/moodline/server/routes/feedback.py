@@ -1,4 +1,5 @@
-"""Lifecycle endpoints: ``POST /feedback`` (the true label of a prediction) and ``GET /monitor`` (checks now).
+"""Lifecycle endpoints: ``POST /feedback`` (the true label of a prediction), ``GET /monitor`` (checks now)
+and ``GET /monitor/report`` (the same as a readable HTML page, with the alert history).
 
 Both need the lifecycle store; without the ``lifecycle`` extra they answer with the extra to install.
 """
@@ -10,6 +11,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field, model_validator
 
 from moodline.core.errors import InvalidInputError
@@ -100,3 +102,19 @@ async def monitor(state: StateDep) -> dict[str, Any]:
         log.error("monitor: %s", exc.message)
         raise ApiError(503, "the prediction store is unavailable; try again later", "store_unavailable") from exc
     return report.to_dict()
+
+
+@router.get("/monitor/report", response_class=HTMLResponse)
+async def monitor_report(state: StateDep) -> HTMLResponse:
+    """The checks run now, as the HTML monitor report (estimate over time, drift explained, alert history)."""
+    from moodline.lifecycle.monitor_report import render_monitor_html
+    from moodline.lifecycle.store import StoreError
+
+    store = await _store(state)
+    try:
+        report = await state.lifecycle_services().run_checks()
+        alerts = await asyncio.to_thread(store.alerts)
+    except StoreError as exc:
+        log.error("monitor report: %s", exc.message)
+        raise ApiError(503, "the prediction store is unavailable; try again later", "store_unavailable") from exc
+    return HTMLResponse(render_monitor_html(report, alerts))

@@ -58,7 +58,7 @@ def _three_way_outputs(state: ServerState, result: ScoreResult) -> list[Predicti
 async def predict(body: PredictRequest, state: StateDep, response: Response) -> PredictResponse:
     """Sentiment of one text or a list: label, score, every label's score and the truncation flag."""
     texts, single = body.text_list()
-    result = await state.score(texts, body.long_text)
+    result = await state.score(texts, body.long_text, body.source)
     _timing_headers(response, result)
     outputs = _three_way_outputs(state, result) if body.three_way else _outputs(result, body.two_way)
     assert state.engine is not None
@@ -72,7 +72,9 @@ async def predict(body: PredictRequest, state: StateDep, response: Response) -> 
 @router.post("/batch_predict", response_model=PredictResponse, response_model_exclude_none=True)
 async def batch_predict(body: BatchPredictRequest, state: StateDep, response: Response) -> PredictResponse:
     """Sentiment of a list of texts (``{"texts": [...]}``), in order."""
-    return await predict(PredictRequest(texts=body.texts, long_text=body.long_text), state, response)
+    return await predict(
+        PredictRequest(texts=body.texts, long_text=body.long_text, source=body.source), state, response
+    )
 
 
 @router.post("/v1/models/{name}:predict", response_model=KServeResponse)
