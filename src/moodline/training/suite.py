@@ -62,6 +62,20 @@ class SuiteRow:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_report(cls, model: str, dev: SourceData, mode: str, report: dict[str, Any], ece: float | None) -> SuiteRow:
+        return cls(
+            model=model,
+            set=dev.name,
+            mode=mode,
+            examples=len(dev),
+            accuracy=report["accuracy"],
+            macro_f1=report["macro_f1"],
+            weighted_f1=report["weighted_f1"],
+            macro_recall=report["macro_recall"],
+            ece=ece,
+        )
+
 
 def run_suite(
     engine: Engine,
@@ -96,19 +110,7 @@ def run_suite(
         ece = None
         if probabilities is not None:
             ece, _ = calibration(probabilities.max(1), predicted == true)
-        rows.append(
-            SuiteRow(
-                model=name,
-                set=dev.name,
-                mode=mode,
-                examples=len(dev),
-                accuracy=report["accuracy"],
-                macro_f1=report["macro_f1"],
-                weighted_f1=report["weighted_f1"],
-                macro_recall=report["macro_recall"],
-                ece=ece,
-            )
-        )
+        rows.append(SuiteRow.from_report(name, dev, mode, report, ece))
     return rows
 
 
@@ -131,19 +133,7 @@ def _run_by_label_name(
             [position[y] for y in true.tolist()], [position[y] for y in predicted.tolist()], present
         )
         ece, _ = calibration(probabilities.max(1), predicted == true)
-        rows.append(
-            SuiteRow(
-                model=name,
-                set=dev.name,
-                mode=f"{len(allowed)}-way",
-                examples=len(dev),
-                accuracy=report["accuracy"],
-                macro_f1=report["macro_f1"],
-                weighted_f1=report["weighted_f1"],
-                macro_recall=report["macro_recall"],
-                ece=ece,
-            )
-        )
+        rows.append(SuiteRow.from_report(name, dev, f"{len(allowed)}-way", report, ece))
     return rows
 
 
