@@ -70,8 +70,15 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         await state.batcher.start()
         state.cache = build_cache(settings)
         state.ready = True
+        wide = state.engine.wide_backend
         log.info(
-            "serving %s (version %s, %s)", state.engine.info.name, state.engine.info.version, state.engine.info.backend
+            "serving %s (version %s, %s); %s",
+            state.engine.info.name,
+            state.engine.info.version,
+            state.engine.info.backend,
+            f"a batch takes {getattr(wide, 'threads', '?')} threads while the other workers idle (board slot {slot})"
+            if wide is not None
+            else "one inference session",
         )
         state.lifecycle = await start_lifecycle(state)
         if settings.gc_freeze:
