@@ -21,7 +21,7 @@ import pytest
 from moodline.inference.engine import Engine
 from moodline.server import gunicorn_config, worker_load
 from moodline.server.batching import DynamicBatcher, InferenceError
-from moodline.server.worker_load import QUIET_S, LoadBoard
+from moodline.server.worker_load import QUIET_S, WIDE_WAIT_S, LoadBoard
 
 pytestmark = pytest.mark.anyio
 
@@ -102,6 +102,41 @@ def test_a_turn_marks_its_slot_busy_and_idle_again_even_on_errors():
     with board.turn(None) as wide:  # a worker without a slot never goes wide and is not seen
         assert not wide
         assert board.busy_slots() == []
+
+
+def test_a_turn_waits_for_another_workers_wide_batch_to_end():
+    board = LoadBoard.shared(slots=2)
+    board.mark_busy(1, wide=True)
+    assert board.busy_slots() == [1] and board.others_wide(0) and not board.others_quiet(0, time.monotonic() + 60)
+    ended = threading.Timer(WIDE_WAIT_S / 4, board.mark_idle, args=(1,))
+    started = time.monotonic()
+    ended.start()
+    with board.turn(0) as wide:
+        entered = time.monotonic() - started
+        assert board.busy_slots() == [0]  # slot 1's batch ended first
+    ended.join()
+    assert entered >= WIDE_WAIT_S / 4
+    assert not wide  # slot 1 was busy moments ago
+
+
+def test_a_turn_waits_for_a_wide_batch_only_so_long():
+    board = LoadBoard.shared(slots=2)
+    board.mark_busy(1, wide=True)  # a worker stuck, or a very long wide batch
+    started = time.monotonic()
+    with board.turn(0) as wide:
+        assert not wide
+        assert sorted(board.busy_slots()) == [0, 1]
+    assert time.monotonic() - started >= WIDE_WAIT_S
+
+
+def test_a_narrow_only_turn_is_never_wide_nor_waited_for():
+    board = LoadBoard.shared(slots=2)
+    with board.turn(0, can_widen=False) as wide:
+        assert not wide  # every other slot is quiet, but the engine has no wide session
+        assert not board.others_wide(1)
+        started = time.monotonic()
+        with board.turn(1):
+            assert time.monotonic() - started < WIDE_WAIT_S
 
 
 def _mark_busy_in_child(board: LoadBoard) -> None:

@@ -252,8 +252,8 @@ class DynamicBatcher:
     def _run_engine(self, texts: list[str], long_text: LongTextMode | None = None) -> list[Prediction]:
         """One engine call on the inference thread, shown on the load board while it runs."""
         engine = self.engine  # looked up once: a hot swap takes effect at the next call
-        with self.load_board.turn(self.board_slot) as wide:
-            if wide and engine.wide_backend is not None:
+        with self.load_board.turn(self.board_slot, can_widen=engine.wide_backend is not None) as wide:
+            if wide:
                 return engine.predict(texts, long_text=long_text, wide=True)
             return engine.predict(texts, long_text=long_text)
 

@@ -13,6 +13,11 @@ mid-batch does not look busy for ever. A slot is written only by its own worker,
 store at a time, so no lock is needed; a reader that sees a value a moment old only picks the other
 session for one batch.
 
+A batch on the wide session owns every core for a few milliseconds. A worker whose batch comes in
+meanwhile waits for it to end (at most :data:`WIDE_WAIT_S`) rather than start beside it: with more
+threads than cores, the wide run's operators wait on whichever of its threads the scheduler set
+aside, for a time slice at a time, and both batches end later than one after the other.
+
 A process that is not a Gunicorn worker (``uvicorn`` run by hand, tests) has a private board of one
 slot: nobody else to wait for.
 
@@ -33,6 +38,7 @@ from contextlib import contextmanager
 
 __all__ = [
     "QUIET_S",
+    "WIDE_WAIT_S",
     "LoadBoard",
     "assign_slot",
     "open_shared_board",
@@ -46,9 +52,14 @@ __all__ = [
 # no work queued, and one idle that long is unlikely to start a batch during the next one. Shorter
 # gaps would let two workers run wide at once and fight over the cores.
 QUIET_S = 0.002
+# The longest a batch waits for another worker's wide batch to end: a few single-sentence batches; a
+# longer wide batch (a big request) is then shared with, not waited out.
+WIDE_WAIT_S = 0.02
+WIDE_POLL_S = 0.0002
 SLOT_BYTES = 8
 MAX_SLOTS = 256  # more than any worker count; Gunicorn can add workers at run time (TTIN)
-BUSY = math.inf
+BUSY = math.inf  # running an engine call on the worker's own threads
+BUSY_WIDE = math.nan  # running one on every core (NaN: compares false, so never "quiet" either)
 
 
 class LoadBoard:
@@ -74,14 +85,20 @@ class LoadBoard:
         """Whether every slot but ``slot`` has been idle for ``quiet_s`` at ``now`` (default: now)."""
         now = time.monotonic() if now is None else now
         slots = self._slots
+        # A busy slot reads +inf (now - inf < quiet_s) or NaN (every comparison false): never quiet.
         return all(now - slots[i] >= quiet_s for i in range(self.size) if i != slot)
+
+    def others_wide(self, slot: int) -> bool:
+        """Whether a slot but ``slot`` is running a batch on every core."""
+        slots = self._slots
+        return any(math.isnan(slots[i]) for i in range(self.size) if i != slot)
 
     def busy_slots(self) -> list[int]:
         """The slots running an engine call now."""
-        return [i for i in range(self.size) if self._slots[i] == BUSY]
+        return [i for i in range(self.size) if self._slots[i] == BUSY or math.isnan(self._slots[i])]
 
-    def mark_busy(self, slot: int) -> None:
-        self._slots[slot] = BUSY
+    def mark_busy(self, slot: int, wide: bool = False) -> None:
+        self._slots[slot] = BUSY_WIDE if wide else BUSY
 
     def mark_idle(self, slot: int, now: float | None = None) -> None:
         self._slots[slot] = time.monotonic() if now is None else now
@@ -91,17 +108,22 @@ class LoadBoard:
         self._slots[slot] = 0.0
 
     @contextmanager
-    def turn(self, slot: int | None) -> Iterator[bool]:
+    def turn(self, slot: int | None, can_widen: bool = True) -> Iterator[bool]:
         """Hold ``slot`` busy for one engine call; yields whether the call may use every core.
 
-        ``slot`` None (a worker the master gave no slot) never goes wide and is not seen by others.
-        The slot is marked idle again however the call ends (result, exception).
+        ``can_widen`` False: the call runs on the worker's own threads whatever the others do (an engine
+        without a wide session), and is shown as such. ``slot`` None (a worker the master gave no slot)
+        never goes wide and is not seen by others. The slot is marked idle again however the call ends.
         """
         if slot is None:
             yield False
             return
-        wide = self.others_quiet(slot)
-        self.mark_busy(slot)
+        if self.others_wide(slot):  # see the module docstring: wait for it rather than share the cores
+            deadline = time.monotonic() + WIDE_WAIT_S
+            while self.others_wide(slot) and time.monotonic() < deadline:
+                time.sleep(WIDE_POLL_S)
+        wide = can_widen and self.others_quiet(slot)
+        self.mark_busy(slot, wide)
         try:
             yield wide
         finally:
