@@ -7,8 +7,9 @@ STAMP := $(VENV)/.installed
 
 # Real servers the integration tests start on loopback, from Debian packages.
 # postgresql: its initdb/pg_ctl live in /usr/lib/postgresql/<major>/bin, off the PATH.
-SYSTEM_PACKAGES := redis-server nginx-light chromium wrk postgresql
-SYSTEM_BINARIES := redis-server nginx chromium wrk initdb
+# qemu-user: emulates an AVX2-only CPU, to check that int8 answers do not depend on the CPU kind.
+SYSTEM_PACKAGES := redis-server nginx-light chromium wrk postgresql qemu-user
+SYSTEM_BINARIES := redis-server nginx chromium wrk initdb qemu-x86_64
 
 .PHONY: setup system-deps run test lint bench clean
 

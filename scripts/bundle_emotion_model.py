@@ -27,7 +27,7 @@ from moodline.inference.sources import EMOTION_MODEL_DIR, EMOTION_MODEL_NAME  # 
 from moodline.training.calibration import calibrate_model  # noqa: E402
 from moodline.training.export import export_model  # noqa: E402
 from moodline.training.mixture import DataMixture  # noqa: E402
-from moodline.training.suite import format_suite, run_suite  # noqa: E402
+from moodline.training.suite import SuiteRow, format_suite, run_suite  # noqa: E402
 
 MIX = "emotions-7way"
 
@@ -37,10 +37,19 @@ def main() -> int:
     parser.add_argument("--run", type=Path, required=True, help="training output directory of the emotion run")
     parser.add_argument("--output", type=Path, default=EMOTION_MODEL_DIR)
     parser.add_argument("--objective", choices=["nll", "worst-ece"], default="worst-ece")
+    parser.add_argument(
+        "--card-only", action="store_true", help="rewrite MODEL_CARD.md from the figures of the last run"
+    )
     args = parser.parse_args()
 
     metrics = json.loads((args.run / "metrics.json").read_text())
     mix = DataMixture.load(MIX)
+    if args.card_only:
+        saved = json.loads((DOCS / "emotions-suite.json").read_text())
+        rows = [SuiteRow(**row) for row in saved["suite"]]
+        text = card(args, metrics, mix, rows, saved["calibration"], saved["export"], saved["speed"], saved["cpu"])
+        (args.output / "MODEL_CARD.md").write_text(text)
+        return 0
     sets = mix.read_dev()
     check_texts = [t for s in sets for t in s.texts[:2000]]
     export = export_model(
@@ -72,7 +81,8 @@ def main() -> int:
         "speed": speed,
     }
     (DOCS / "emotions-suite.json").write_text(json.dumps(record, indent=2) + "\n")
-    (args.output / "MODEL_CARD.md").write_text(card(args, metrics, mix, rows, calibration, export, speed))
+    text = card(args, metrics, mix, rows, calibration, export, speed, record["cpu"])
+    (args.output / "MODEL_CARD.md").write_text(text)
     print(format_suite(rows))
     return 0
 
@@ -85,10 +95,11 @@ def card(
     calibration: dict[str, Any],
     export: dict[str, Any],
     speed: dict[str, float],
+    cpu: str,
 ) -> str:
     size_mb = sum(p.stat().st_size for p in args.output.iterdir()) / 1e6
     sources = "\n".join(
-        f"| {source.name} | {', '.join(sorted({v for v in source.labels.values() if v}))} | {source.weight} "
+        f"| {source.name} | {', '.join(sorted({v for v in (source.label_map or {}).values() if v}))} | {source.weight} "
         f"| {LICENCES[source.name]} |"
         for source in mix.sources
     )
@@ -119,7 +130,7 @@ model (switch it off with `--no-emotions`, `"emotions": false` or `MOODLINE_EMOT
 | calibration | temperature **{calibration["temperature"]:.3f} x (tokens / 16) ^ {calibration["length_exponent"]:+.2f}** fitted on the dev sets ({args.objective}) |
 | quantization | dynamic, signed int8 weights per channel; int8 vs fp32 label agreement {export["agreement_all"]:.2%} on {export["texts"]:,} dev texts |
 | size | directory {size_mb:.1f} MB |
-| speed ({cpu_name()}, {os.cpu_count()} threads) | {speed["sentences_per_second"]:.0f} sentences/s scoring MELD dev in batches; median single-sentence latency {speed["single_p50_ms"]:.1f} ms |
+| speed ({cpu}, {os.cpu_count()} threads) | {speed["sentences_per_second"]:.0f} sentences/s scoring MELD dev in batches; median single-sentence latency {speed["single_p50_ms"]:.1f} ms |
 
 ## What it learned from, and under which terms
 
@@ -136,7 +147,7 @@ model: DailyDialog (CC BY-NC-SA 4.0) makes it **non-commercial**; MELD and Emory
 
 ## Accuracy (dev sets; the checkpoint and the temperature were chosen on them)
 
-Measured on {cpu_name()}.
+Measured on {cpu}.
 
 {format_suite(rows)}
 

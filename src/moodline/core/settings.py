@@ -42,6 +42,11 @@ class EngineSettings(BaseModel):
         "0: always MOODLINE_THREADS).",
     )
     ort_spinning: bool = Field(False, description="Let idle ONNX Runtime threads spin (faster batches, busier cores).")
+    int8_weights: Literal["signed", "unsigned", "auto"] = Field(
+        "signed",
+        description="How int8 weights are served: signed (fastest), unsigned (the same answers on every CPU; "
+        "needs the onnx package), auto (unsigned on AVX2 CPUs without VNNI or AMX).",
+    )
 
 
 class BatchingSettings(BaseModel):

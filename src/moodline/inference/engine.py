@@ -26,9 +26,10 @@ from typing import Any, Literal
 import numpy as np
 
 from moodline.core.errors import InvalidInputError, ModelLoadError
-from moodline.core.settings import Settings
+from moodline.core.settings import Settings, get_settings
 from moodline.core.texts import check_texts
 from moodline.inference.backends import Backend
+from moodline.inference.backends.int8_weights import Int8Weights, use_unsigned_weights
 from moodline.inference.bucketing import DEFAULT_CALL_COST_TOKENS, sorted_batches
 from moodline.inference.model_dir import ONNX_FILE, has_onnx_model, load_metadata
 from moodline.inference.prediction import Prediction
@@ -113,6 +114,7 @@ class Engine:
         spinning: bool = True,
         settings: Settings | None = None,
         wide_threads: int | None = None,
+        int8_weights: Int8Weights | None = None,
         **options: Any,
     ) -> Engine:
         """Load ``model``: the bundled one (default), a shipped model's name, a directory, a registry URI
@@ -125,12 +127,16 @@ class Engine:
         ``temperature`` given here replaces the stored one, length dependence included.
         ``wide_threads`` (ONNX only, when more than ``threads``) loads the model a second time with that
         many threads: ``predict(..., wide=True)`` runs on it.
+        ``int8_weights`` (default: the settings' ``int8_weights``) serves an int8 model's weights signed
+        (fastest) or unsigned (the same answers on every CPU; :mod:`~moodline.inference.backends.int8_weights`).
         """
         directory = resolve_local(model, settings)
         if backend == "onnx" or (backend == "auto" and directory is not None and has_onnx_model(directory)):
             if directory is None or not has_onnx_model(directory):
                 raise ModelLoadError(f"model {str(model)!r} has no model.onnx; convert it with 'moodline export'")
-            return cls._load_onnx(directory, threads, max_length, spinning, wide_threads, **options)
+            choice = int8_weights or (settings or get_settings()).int8_weights
+            unsigned = use_unsigned_weights(choice)
+            return cls._load_onnx(directory, threads, max_length, spinning, wide_threads, unsigned, **options)
         if backend not in ("auto", "transformers"):
             raise InvalidInputError(f"unknown backend {backend!r}; choose auto, onnx or transformers")
         return cls._load_transformers(str(directory or model), threads, max_length, **options)
@@ -160,6 +166,7 @@ class Engine:
         max_length: int | None,
         spinning: bool = True,
         wide_threads: int | None = None,
+        unsigned_weights: bool = False,
         **options: Any,
     ) -> Engine:
         from moodline.inference.backends.onnx import OnnxBackend
@@ -180,9 +187,9 @@ class Engine:
             stored = Temperature.from_metadata(meta)
             options["temperature"] = stored.value
             options.setdefault("temperature_length_exponent", stored.length_exponent)
-        backend = OnnxBackend(directory / ONNX_FILE, threads, spinning)
+        backend = OnnxBackend(directory / ONNX_FILE, threads, spinning, unsigned_weights)
         if wide_threads is not None and wide_threads > backend.threads:
-            options["wide_backend"] = OnnxBackend(directory / ONNX_FILE, wide_threads, spinning)
+            options["wide_backend"] = OnnxBackend(directory / ONNX_FILE, wide_threads, spinning, unsigned_weights)
         return cls(backend, tokenizer, info, **options)
 
     @classmethod

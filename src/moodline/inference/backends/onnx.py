@@ -9,6 +9,7 @@ import numpy as np
 import onnxruntime as ort
 
 from moodline.core.errors import ModelLoadError
+from moodline.inference.backends.int8_weights import unsigned_weight_model
 
 __all__ = ["DISABLED_OPTIMIZERS", "OnnxBackend"]
 
@@ -21,7 +22,9 @@ DISABLED_OPTIMIZERS = ["SkipLayerNormFusion"]
 class OnnxBackend:
     name = "onnxruntime"
 
-    def __init__(self, model_path: str | Path, threads: int | None = None, spinning: bool = True) -> None:
+    def __init__(
+        self, model_path: str | Path, threads: int | None = None, spinning: bool = True, unsigned_weights: bool = False
+    ) -> None:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or os.cpu_count() or 1
         # One request batch at a time per session: inter-op parallelism only adds contention.
@@ -31,9 +34,14 @@ class OnnxBackend:
         # Spinning threads answer the next operator sooner, which suits batch scoring; in a server they
         # would burn the cores the event loop needs between batches.
         options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
+        # Exact int8 products on every CPU (see int8_weights); None: the model has no signed int8 weights.
+        model: str | bytes = str(model_path)
+        if unsigned_weights:
+            model = unsigned_weight_model(Path(model_path)) or model
+        self.unsigned_weights = isinstance(model, bytes)
         try:
             self.session = ort.InferenceSession(
-                str(model_path), options, providers=["CPUExecutionProvider"], disabled_optimizers=DISABLED_OPTIMIZERS
+                model, options, providers=["CPUExecutionProvider"], disabled_optimizers=DISABLED_OPTIMIZERS
             )
         except Exception as exc:  # onnxruntime raises its own untyped errors for bad files
             raise ModelLoadError(f"{model_path}: not a loadable ONNX model ({exc})") from exc
