@@ -24,6 +24,7 @@ from moodline.inference.registry import RegistryReader, is_registry_uri
 __all__ = [
     "BUNDLED_MODEL_DIR",
     "BUNDLED_MODEL_NAME",
+    "EMOTION_MODEL_NAME",
     "MODELS_DIR",
     "SST2_MODEL_NAME",
     "hub_load",
@@ -39,6 +40,8 @@ BUNDLED_MODEL_NAME = "moodline-sentiment-minilm-l6"
 BUNDLED_MODEL_DIR = MODELS_DIR / BUNDLED_MODEL_NAME
 # Binary, SST-2: kept while it is the better two-way model on opinionated sentences.
 SST2_MODEL_NAME = "moodline-sst2-minilm-l6"
+# Seven emotions (anger, disgust, fear, joy, neutral, sadness, surprise) per utterance, for transcripts and /live.
+EMOTION_MODEL_NAME = "moodline-emotions-minilm-l6"
 
 
 def shipped_models() -> dict[str, Path]:
@@ -72,7 +75,7 @@ def resolve_local(name: str | Path | None, settings: Settings | None = None) -> 
         return directory
     if name is None or str(name) in {"bundled", "default"}:
         name = BUNDLED_MODEL_NAME
-    if str(name) in {BUNDLED_MODEL_NAME, SST2_MODEL_NAME}:
+    if str(name) in {BUNDLED_MODEL_NAME, SST2_MODEL_NAME, EMOTION_MODEL_NAME}:
         directory = MODELS_DIR / str(name)
         if not has_onnx_model(directory):
             raise ModelLoadError(f"the shipped model {name} is missing from {directory}; reinstall moodline")
