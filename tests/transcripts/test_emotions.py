@@ -112,3 +112,69 @@ def test_the_collection_averages_emotion_shares_per_speaker_by_utterances(with_e
         shares = with_emotions["emotions"]["speakers"][row["speaker"]]["shares"]
         for emotion in EMOTION_LABELS:
             assert row[f"emotion_{emotion}"] == pytest.approx(shares[emotion])
+
+
+HOSTILE = '[{"speaker": "<b>=Sam</b>", "text": "=1+2 is what I said, I love it."}, {"speaker": "Alex", "text": "Awful."}]'
+
+
+@pytest.fixture(scope="module")
+def hostile(tiny_engine: Engine, tiny_emotion_engine: Engine) -> dict:
+    from moodline.transcripts import parse_transcript
+
+    call = parse_transcript(HOSTILE, format="json", source="hostile.json")
+    return analyse(call, ThreeWayScorer(tiny_engine), emotions=EmotionScorer(tiny_emotion_engine)).to_dict()
+
+
+def test_csv_has_emotion_columns_before_the_text_only_when_scored(with_emotions, call, tiny_engine, hostile) -> None:
+    import csv
+    import io
+
+    from moodline.transcripts.report import CSV_COLUMNS, render_csv
+
+    rows = list(csv.DictReader(io.StringIO(render_csv(with_emotions), newline="")))
+    assert list(rows[0]) == [*CSV_COLUMNS[:-1], "emotion", "emotion_score", "text"]
+    for row, utterance in zip(rows, with_emotions["utterances"], strict=True):
+        assert row["emotion"] == utterance["emotion"]
+        assert float(row["emotion_score"]) == pytest.approx(utterance["emotion_score"])
+    plain = analyse(call, ThreeWayScorer(tiny_engine)).to_dict()
+    assert next(csv.reader(io.StringIO(render_csv(plain)))) == list(CSV_COLUMNS)
+    hostile_rows = list(csv.DictReader(io.StringIO(render_csv(hostile), newline="")))
+    assert hostile_rows[0]["text"] == "'=1+2 is what I said, I love it."
+    assert hostile_rows[0]["emotion"] == hostile["utterances"][0]["emotion"]
+
+
+def test_html_shows_emotions_per_speaker_over_time_and_per_utterance(with_emotions, hostile) -> None:
+    import re
+
+    from moodline.transcripts.report import render_html
+
+    page = render_html(with_emotions)
+    table = page[page.index('<table id="speaker-emotions">') :]
+    table = table[: table.index("</table>")]
+    assert table.count("<tr>") == 1 + len(with_emotions["emotions"]["speakers"])
+    assert len(re.findall(r"<rect ", page)) >= len(with_emotions["emotions"]["timeline"])
+    utterances = page[page.index('<table id="utterances">') :]
+    assert utterances.count("<tr>") == 1 + len(with_emotions["utterances"])
+    for utterance in with_emotions["utterances"]:
+        assert f"<td>{utterance['emotion']} {utterance['emotion_score']:.2f}</td>" in utterances
+    hostile_page = render_html(hostile)
+    assert "<b>=Sam</b>" not in hostile_page and "&lt;b&gt;=Sam&lt;/b&gt;" in hostile_page
+
+
+def test_html_without_emotions_says_so_and_has_no_emotion_column(call, tiny_engine) -> None:
+    from moodline.transcripts.report import render_html
+
+    page = render_html(analyse(call, ThreeWayScorer(tiny_engine)).to_dict())
+    assert "Emotions were not scored" in page and 'id="speaker-emotions"' not in page
+    assert "<th>emotion</th>" not in page
+
+
+def test_pngs_include_emotions_only_when_scored(with_emotions, call, tiny_engine, tmp_path) -> None:
+    from moodline.transcripts.report import write_pngs
+
+    written = write_pngs(with_emotions, tmp_path / "with")
+    assert [p.name for p in written] == ["timeline.png", "speakers.png", "emotions.png"]
+    assert all(p.read_bytes()[:4] == b"\x89PNG" for p in written)
+    plain = write_pngs(analyse(call, ThreeWayScorer(tiny_engine)).to_dict(), tmp_path / "without")
+    assert [p.name for p in plain] == ["timeline.png", "speakers.png"]
+    assert not (tmp_path / "without" / "emotions.png").exists()
