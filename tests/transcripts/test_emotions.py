@@ -178,3 +178,25 @@ def test_pngs_include_emotions_only_when_scored(with_emotions, call, tiny_engine
     plain = write_pngs(analyse(call, ThreeWayScorer(tiny_engine)).to_dict(), tmp_path / "without")
     assert [p.name for p in plain] == ["timeline.png", "speakers.png"]
     assert not (tmp_path / "without" / "emotions.png").exists()
+
+
+def test_the_dashboard_draws_each_speakers_emotion_shares(with_emotions, call, tiny_engine) -> None:
+    import re
+
+    from moodline.transcripts.collection_report import render_dashboard
+
+    calls = CallCollection()
+    calls.add(with_emotions, file="one.vtt")
+    page = render_dashboard(calls.summary())
+    chart = page[page.index('<svg id="chart-speaker-emotions"') :]
+    chart = chart[: chart.index("</svg>")]
+    for name, speaker in with_emotions["emotions"]["speakers"].items():
+        bar = chart[chart.index(f'<g class="bar" data-label="{name}">') :]
+        bar = bar[: bar.index("</g>")]
+        found = dict(re.findall(r'data-emotion="(\w+)" data-value="([^"]*)"', bar))
+        assert list(found) == list(EMOTION_LABELS)
+        for emotion, value in found.items():
+            assert float(value) == pytest.approx(speaker["shares"][emotion])
+    plain = CallCollection()
+    plain.add(analyse(call, ThreeWayScorer(tiny_engine)).to_dict(), file="one.vtt")
+    assert "chart-speaker-emotions" not in render_dashboard(plain.summary())

@@ -293,7 +293,7 @@ def _utterance_table(insights: dict[str, Any]) -> str:
         )
     head = "<th>emotion</th>" if scored else ""
     return (
-        f"<details><summary>All {len(rows)} utterances</summary><table id=\"utterances\"><thead><tr><th>#</th>"
+        f'<details><summary>All {len(rows)} utterances</summary><table id="utterances"><thead><tr><th>#</th>'
         f"<th>time</th><th>speaker</th><th>sentiment</th>{head}<th>text</th></tr></thead><tbody>"
         + "".join(rows)
         + "</tbody></table></details>"
