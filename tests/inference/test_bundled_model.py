@@ -18,8 +18,8 @@ import pytest
 from click.testing import CliRunner
 
 from moodline.cli import main
-from moodline.inference.engine import Engine
 from moodline.inference.emotions import EMOTION_LABELS, EmotionScorer
+from moodline.inference.engine import Engine
 from moodline.inference.sources import (
     BUNDLED_MODEL_DIR,
     BUNDLED_MODEL_NAME,

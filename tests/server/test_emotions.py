@@ -1,4 +1,4 @@
-"""Emotions on the server with the tiny models: POST /transcripts (JSON and multipart), the off switches, /live, /info."""
+"""Emotions on the server with the tiny models: POST /transcripts (JSON, multipart), the off switches, /live, /info."""
 
 from __future__ import annotations
 

@@ -114,7 +114,9 @@ def test_the_collection_averages_emotion_shares_per_speaker_by_utterances(with_e
             assert row[f"emotion_{emotion}"] == pytest.approx(shares[emotion])
 
 
-HOSTILE = '[{"speaker": "<b>=Sam</b>", "text": "=1+2 is what I said, I love it."}, {"speaker": "Alex", "text": "Awful."}]'
+HOSTILE = (
+    '[{"speaker": "<b>=Sam</b>", "text": "=1+2 is what I said, I love it."}, {"speaker": "Alex", "text": "Awful."}]'
+)
 
 
 @pytest.fixture(scope="module")
