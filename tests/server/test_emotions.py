@@ -151,3 +151,23 @@ def test_live_with_emotions_off_on_the_server(tiny_engine):
 
 def test_engine_labels_fixture_is_the_emotion_model(tiny_emotion_engine: Engine) -> None:
     assert sorted(tiny_emotion_engine.labels) == sorted(EMOTION_LABELS)
+
+
+async def test_emotions_are_cached_apart_from_sentiment_even_with_one_version(
+    make_client, tiny_engine, tiny_emotion_engine
+):
+    from dataclasses import replace
+
+    from tests.server.conftest import clone_engine
+
+    # The two tiny models exported with the same version string: their cached answers must not mix.
+    emotion = clone_engine(tiny_emotion_engine, Engine)
+    emotion.info = replace(emotion.info, version=tiny_engine.info.version)
+    text = "The demo went really well, thank you all."
+    async with make_client(emotion_engine=emotion) as client:
+        first = (await client.post("/transcripts", json={"transcript": f"Ana: {text}"})).json()
+        again = (await client.post("/transcripts", json={"transcript": f"Ana: {text}"})).json()
+        predicted = (await client.post("/predict", json={"text": text})).json()
+    assert first["utterances"] == again["utterances"]
+    assert first["utterances"][0]["emotion"] in EMOTION_LABELS
+    assert predicted["label"] in tiny_engine.labels

@@ -123,7 +123,10 @@ class ServerState:
         """Emotions of ``texts`` (already checked by :meth:`predict`): cache, then the emotion batcher."""
         scorer = self.emotion_scorer()
         assert self.emotion_batcher is not None  # set with the emotion engine
-        result = await self._predict_with(scorer.engine, self.emotion_batcher, texts, None)
+        # Keyed apart from sentiment even if both models carried the same version string.
+        info = scorer.engine.info
+        namespace = f"emotions/{info.name}/{info.version}"
+        result = await self._predict_with(scorer.engine, self.emotion_batcher, texts, None, namespace)
         return scorer.from_predictions(result.predictions)
 
     def validate(self, texts: list[str]) -> None:
@@ -158,15 +161,21 @@ class ServerState:
     async def _predict_checked(self, texts: list[str], long_text: LongTextMode | None) -> ScoreResult:
         """:meth:`predict` for texts already checked (a request's, by :meth:`validate`): checked once, not twice."""
         assert self.batcher is not None  # guaranteed once ready
-        return await self._predict_with(self.served_engine(), self.batcher, texts, long_text)
+        engine = self.served_engine()
+        return await self._predict_with(engine, self.batcher, texts, long_text, engine.info.version)
 
     async def _predict_with(
-        self, engine: Engine, batcher: DynamicBatcher, texts: list[str], long_text: LongTextMode | None
+        self,
+        engine: Engine,
+        batcher: DynamicBatcher,
+        texts: list[str],
+        long_text: LongTextMode | None,
+        key_version: str,
     ) -> ScoreResult:
-        """Cache, then ``batcher`` for the misses; the cache keys hold ``engine``'s version, so models never mix."""
+        """Cache, then ``batcher`` for the misses; cache keys hold ``key_version``, so models never mix."""
         started = time.perf_counter()
         mode = long_text or engine.long_text
-        keys = [cache_key(engine.info.version, text, mode) for text in texts]
+        keys = [cache_key(key_version, text, mode) for text in texts]
         cached = await self._cache_get(keys)
         missing = [i for i, hit in enumerate(cached) if hit is None]
         hits = len(texts) - len(missing)
