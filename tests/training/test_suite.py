@@ -105,3 +105,32 @@ def test_cli_suite_on_a_tiny_mix(tiny_onnx_model, tmp_path):
     rows = json.loads(result.output)
     assert [(r["set"], r["mode"], r["examples"]) for r in rows] == [("dev", "three-way", 45)] * 2
     assert rows[0]["macro_f1"] == rows[1]["macro_f1"]
+
+
+def test_labels_that_are_not_sentiment_are_matched_by_name(tiny_onnx_model, tmp_path):
+    import shutil
+
+    from moodline.core.errors import InvalidInputError
+    from moodline.training.evaluation import model_columns
+
+    emotions = tmp_path / "emotions"
+    shutil.copytree(tiny_onnx_model, emotions)
+    meta = json.loads((emotions / "moodline.json").read_text())
+    meta["labels"] = ["anger", "joy", "neutral"]
+    (emotions / "moodline.json").write_text(json.dumps(meta))
+    engine = Engine.load(emotions)
+    names = ["Joy", "neutral", "ANGER"]  # the data's order and spelling, not the model's
+    assert model_columns(engine.labels, names) == [1, 2, 0]
+    assert model_columns(["NEGATIVE", "NEUTRAL", "POSITIVE"], ["pos", "neg"]) == [2, 0]
+    with pytest.raises(InvalidInputError, match="lack"):
+        model_columns(engine.labels, ["joy", "fear"])
+    every = SourceData("every", TEXTS, [i % 3 for i in range(45)], (0, 1, 2))
+    some = SourceData("some", TEXTS, [0 if i % 2 else 2 for i in range(45)], (0, 2))
+    rows = run_suite(engine, [every, some], names, model_name="emotions")
+    assert [(r.mode, r.examples) for r in rows] == [("3-way", 45), ("2-way", 45)]
+    probabilities = engine.probabilities(TEXTS)[0]
+    direct = probabilities[:, [1, 2, 0]].argmax(1)
+    assert rows[0].accuracy == pytest.approx(np.mean(direct == np.array(every.labels)))
+    # A set without "neutral" is answered over joy and anger only.
+    two = probabilities[:, [1, 0]].argmax(1) * 2  # 0 -> joy (id 0), 1 -> anger (id 2)
+    assert rows[1].accuracy == pytest.approx(np.mean(two == np.array(some.labels)))

@@ -33,11 +33,14 @@ def _evaluate_suite(
     as_json: bool,
 ) -> None:
     from moodline.inference.sources import SST2_MODEL_NAME, resolve_local
+    from moodline.inference.three_way import is_sentiment
     from moodline.training.suite import format_suite, run_suite
 
     mix, sets = dev_sets(mixture, data_root)
     models: list[str | None] = [model, *compare]
-    if not compare and resolve_local(model) != resolve_local(SST2_MODEL_NAME):
+    # The SST-2 model with the neutral band is the baseline of sentiment mixes only (not of emotions).
+    sentiment = is_sentiment(mix.label_names)
+    if not compare and sentiment and resolve_local(model) != resolve_local(SST2_MODEL_NAME):
         models.append(SST2_MODEL_NAME)
     rows = []
     for name in models:

@@ -41,6 +41,7 @@ __all__ = [
     "ThreeWayBand",
     "ThreeWayPrediction",
     "ThreeWayScorer",
+    "is_sentiment",
     "parse_band",
     "three_way_ids",
     "to_two_way",
@@ -124,6 +125,15 @@ def three_way_ids(label_names: Sequence[str]) -> list[int]:
     if len(set(ids)) != len(ids):
         raise InvalidInputError(f"labels {list(label_names)} name the same sentiment twice")
     return ids
+
+
+def is_sentiment(label_names: Sequence[str]) -> bool:
+    """Whether ``label_names`` are sentiment labels (each recognisably negative, neutral or positive)."""
+    try:
+        three_way_ids(label_names)
+    except InvalidInputError:
+        return False
+    return True
 
 
 def to_two_way(prediction: Prediction) -> Prediction:

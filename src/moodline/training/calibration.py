@@ -211,14 +211,12 @@ def calibrate_model(
     ``plots`` also writes ``calibration.png`` (reliability diagrams before and after) there.
     """
     from moodline.inference.engine import Engine
-    from moodline.inference.three_way import three_way_ids
-    from moodline.training.evaluation import calibration, score_in_chunks
+    from moodline.training.evaluation import calibration, model_columns, score_in_chunks
 
     meta = load_metadata(directory)
     engine = Engine.load(directory, backend="onnx", temperature=1.0)
-    # Dev labels and model labels are matched by sentiment (neg/neu/pos), whatever their spelling.
-    model_ids = three_way_ids(engine.labels)
-    to_model = [model_ids.index(marker) for marker in three_way_ids(label_names)]
+    # Dev labels and model labels are matched by sentiment (neg/neu/pos) whatever their spelling, or by name.
+    to_model = model_columns(engine.labels, label_names)
     scored: list[tuple[str, ScoredSet]] = []
     for dev in sets:
         probabilities = score_in_chunks(engine, dev.texts, desc=dev.name)

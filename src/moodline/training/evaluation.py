@@ -59,6 +59,27 @@ def classification_report(true: Sequence[int], predicted: Sequence[int], labels:
     }
 
 
+def model_columns(model_labels: Sequence[str], label_names: Sequence[str]) -> list[int]:
+    """For each of a dataset's ``label_names``, the model's column for it.
+
+    Sentiment labels are matched by what they mean (``negative`` is ``NEGATIVE`` is ``neg``); other
+    labels (emotions) by name, ignoring case. A label the model lacks is an error, not a silent zero.
+    """
+    from moodline.inference.three_way import is_sentiment, three_way_ids
+
+    if not (is_sentiment(model_labels) and is_sentiment(label_names)):
+        by_name = {label.casefold(): index for index, label in enumerate(model_labels)}
+        missing = [label for label in label_names if label.casefold() not in by_name]
+        if missing:
+            raise InvalidInputError(f"the model's labels {list(model_labels)} lack {missing}, which the data has")
+        return [by_name[label.casefold()] for label in label_names]
+    model_ids, set_ids = three_way_ids(model_labels), three_way_ids(label_names)
+    missing = [label for label, marker in zip(label_names, set_ids, strict=True) if marker not in model_ids]
+    if missing:
+        raise InvalidInputError(f"the model's labels {list(model_labels)} lack {missing}, which the data has")
+    return [model_ids.index(marker) for marker in set_ids]
+
+
 def calibration(
     confidence: np.ndarray, correct: np.ndarray, bins: int = ECE_BINS
 ) -> tuple[float, list[dict[str, float]]]:

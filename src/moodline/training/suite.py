@@ -8,7 +8,9 @@ review set the bundled model trained on). Any model can be scored:
 * a binary model through the neutral band (:mod:`moodline.inference.three_way`); it has no neutral probability,
   so its expected calibration error is not defined on three-way sets and is left out;
 * on a set with two of the labels (SST-2) every model answers two-way: probabilities renormalised
-  over negative and positive, as a client asking for a two-way answer gets them.
+  over negative and positive, as a client asking for a two-way answer gets them;
+* a mix whose labels are not sentiment (the emotion mix: anger ... surprise) is scored by the model's
+  columns of the same names, its argmax over the labels the set has (``"7-way"``).
 
 Example::
 
@@ -28,9 +30,16 @@ import numpy as np
 
 from moodline.core.errors import InvalidInputError
 from moodline.inference.engine import Engine
-from moodline.inference.three_way import DEFAULT_BAND, THREE_WAY_LABELS, ThreeWayBand, ThreeWayScorer, three_way_ids
+from moodline.inference.three_way import (
+    DEFAULT_BAND,
+    THREE_WAY_LABELS,
+    ThreeWayBand,
+    ThreeWayScorer,
+    is_sentiment,
+    three_way_ids,
+)
 from moodline.training.calibration import restricted
-from moodline.training.evaluation import calibration, classification_report, score_in_chunks
+from moodline.training.evaluation import calibration, classification_report, model_columns, score_in_chunks
 from moodline.training.mixture import SourceData
 
 __all__ = ["SuiteRow", "format_suite", "run_suite"]
@@ -53,6 +62,20 @@ class SuiteRow:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_report(cls, model: str, dev: SourceData, mode: str, report: dict[str, Any], ece: float | None) -> SuiteRow:
+        return cls(
+            model=model,
+            set=dev.name,
+            mode=mode,
+            examples=len(dev),
+            accuracy=report["accuracy"],
+            macro_f1=report["macro_f1"],
+            weighted_f1=report["weighted_f1"],
+            macro_recall=report["macro_recall"],
+            ece=ece,
+        )
+
 
 def run_suite(
     engine: Engine,
@@ -63,9 +86,11 @@ def run_suite(
     model_name: str | None = None,
 ) -> list[SuiteRow]:
     """Score ``engine`` on every set; ``label_names`` are the sets' label names (three-way ids by name)."""
-    scorer = ThreeWayScorer(engine, band)
-    to_three_way = three_way_ids(label_names)
     name = model_name or engine.info.name
+    if not is_sentiment(label_names):
+        return _run_by_label_name(engine, sets, label_names, name)
+    to_three_way = three_way_ids(label_names)
+    scorer = ThreeWayScorer(engine, band)
     rows = []
     for dev in sets:
         matrix = scorer.columns_of(score_in_chunks(engine, dev.texts, desc=dev.name))
@@ -85,19 +110,30 @@ def run_suite(
         ece = None
         if probabilities is not None:
             ece, _ = calibration(probabilities.max(1), predicted == true)
-        rows.append(
-            SuiteRow(
-                model=name,
-                set=dev.name,
-                mode=mode,
-                examples=len(dev),
-                accuracy=report["accuracy"],
-                macro_f1=report["macro_f1"],
-                weighted_f1=report["weighted_f1"],
-                macro_recall=report["macro_recall"],
-                ece=ece,
-            )
+        rows.append(SuiteRow.from_report(name, dev, mode, report, ece))
+    return rows
+
+
+def _run_by_label_name(
+    engine: Engine, sets: Sequence[SourceData], label_names: Sequence[str], name: str
+) -> list[SuiteRow]:
+    """The suite for labels that are not sentiment: the model's columns matched to the sets' labels by name."""
+    columns = model_columns(engine.labels, label_names)
+    rows = []
+    for dev in sets:
+        matrix = score_in_chunks(engine, dev.texts, desc=dev.name)[:, columns]
+        allowed = sorted(dev.allowed)
+        probabilities = restricted(matrix, allowed)
+        predicted = probabilities.argmax(1)
+        true = np.asarray(dev.labels)
+        present = [label_names[i] for i in allowed]
+        # Scored over the labels the set has, so a class it lacks does not count as a zero F1.
+        position = {label: index for index, label in enumerate(allowed)}
+        report = classification_report(
+            [position[y] for y in true.tolist()], [position[y] for y in predicted.tolist()], present
         )
+        ece, _ = calibration(probabilities.max(1), predicted == true)
+        rows.append(SuiteRow.from_report(name, dev, f"{len(allowed)}-way", report, ece))
     return rows
 
 
