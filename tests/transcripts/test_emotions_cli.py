@@ -45,7 +45,7 @@ def test_every_output_has_emotions_and_the_summary_prints_them(tmp_path, tiny_on
     assert [r["emotion"] for r in rows] == [u["emotion"] for u in insights["utterances"]]
     assert 'id="speaker-emotions"' in (tmp_path / "call.html").read_text()
     assert (tmp_path / "charts" / "emotions.png").read_bytes()[:4] == b"\x89PNG"
-    assert "\nemotions: " in result.output
+    assert "\nemotions (share of utterances, the dominant first): " in result.output
     for name, speaker in emotions["speakers"].items():
         line = next(
             line for line in result.output.splitlines() if line.startswith(f"  {name[:19]:<20}{speaker['dominant']}")

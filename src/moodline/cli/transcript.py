@@ -286,7 +286,10 @@ def _echo_metrics(metrics: dict[str, Any]) -> None:
 
 
 def _top_emotions(shares: dict[str, float], shown: int = 3) -> str:
-    """The ``shown`` largest shares, e.g. ``neutral 55%, joy 25%, anger 10%`` (none at 0%)."""
+    """The ``shown`` largest shares, e.g. ``neutral 55%, joy 25%, anger 10%`` (none at 0%).
+
+    The sort is stable over the shares' own order, so a tie ranks as ``dominant`` breaks it.
+    """
     ranked = sorted((name for name in shares if shares[name] > 0), key=lambda name: -shares[name])
     return ", ".join(f"{name} {shares[name]:.0%}" for name in ranked[:shown])
 
@@ -295,9 +298,9 @@ def _echo_emotions(emotions: dict[str, Any] | None) -> None:
     """The call's emotions in one line, then each speaker's dominant emotion and largest shares."""
     if emotions is None:
         return
-    click.echo(f"\nemotions: {_top_emotions(emotions['overall'], 4)}")
+    click.echo(f"\nemotions (share of utterances, the dominant first): {_top_emotions(emotions['overall'], 4)}")
     for name, row in emotions["speakers"].items():
-        click.echo(f"  {name[:19]:<20}{row['dominant']:<10}{_top_emotions(row['shares'])}")
+        click.echo(f"  {name[:19]:<20}{_top_emotions(row['shares'])}")
 
 
 def _echo_segments(segments: list[dict[str, Any]], shown: int = 3) -> None:
