@@ -36,14 +36,14 @@ class OverlapRecordingEngine(Engine):
         self.most_at_once = 0
         self.texts_scored: list[str] = []
 
-    def probabilities(self, texts, *, long_text=None):  # type: ignore[no-untyped-def]
+    def probabilities(self, texts, *, long_text=None, wide=False):  # type: ignore[no-untyped-def]
         with self.lock:
             self.running += 1
             self.most_at_once = max(self.most_at_once, self.running)
             self.texts_scored.extend(texts)
         try:
             time.sleep(0.005)
-            return super().probabilities(texts, long_text=long_text)
+            return super().probabilities(texts, long_text=long_text, wide=wide)
         finally:
             with self.lock:
                 self.running -= 1

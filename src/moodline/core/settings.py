@@ -21,6 +21,7 @@ __all__ = [
     "Settings",
     "ToolSettings",
     "get_settings",
+    "usable_cores",
 ]
 
 
@@ -34,6 +35,12 @@ class EngineSettings(BaseModel):
         None, ge=1, description="Inference threads per worker (default: the cores divided among the workers)."
     )
     long_text: Literal["truncate", "chunk"] = "truncate"
+    burst_threads: int | None = Field(
+        None,
+        ge=0,
+        description="Threads of a batch a server worker runs while the other workers idle (default: every core; "
+        "0: always MOODLINE_THREADS).",
+    )
     ort_spinning: bool = Field(False, description="Let idle ONNX Runtime threads spin (faster batches, busier cores).")
 
 
@@ -237,12 +244,24 @@ class Settings(
     def inference_threads(self) -> int:
         return self.threads or max(1, (os.cpu_count() or 1) // self.workers)
 
+    def wide_threads(self) -> int | None:
+        """Threads of the engine's wide session (a lone request's), or None when it would add nothing."""
+        wide = self.burst_threads if self.burst_threads is not None else usable_cores()
+        return wide if wide > self.inference_threads() else None
+
     @field_validator("api_keys", "alert_email_to", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):
             return [key.strip() for key in value.split(",") if key.strip()]
         return value
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the platform says, else all)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 @functools.cache

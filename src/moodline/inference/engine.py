@@ -73,12 +73,16 @@ class Engine:
         call_cost_tokens: float | None = None,
         temperature: float = 1.0,
         temperature_length_exponent: float = 0.0,
+        wide_backend: Backend | None = None,
     ) -> None:
         if batch_size < 1:
             raise InvalidInputError(f"batch_size must be at least 1, got {batch_size}")
         if long_text not in ("truncate", "chunk"):
             raise InvalidInputError(f"long_text must be 'truncate' or 'chunk', got {long_text!r}")
         self.backend = backend
+        # The same model in a session with more threads, for calls made while the rest of the machine
+        # idles (see moodline.server.worker_load); predictions are the same with either session.
+        self.wide_backend = wide_backend
         self.tokenizer = tokenizer
         self.info = info
         self.batch_size = batch_size
@@ -108,6 +112,7 @@ class Engine:
         max_length: int | None = None,
         spinning: bool = True,
         settings: Settings | None = None,
+        wide_threads: int | None = None,
         **options: Any,
     ) -> Engine:
         """Load ``model``: the bundled one (default), a shipped model's name, a directory, a registry URI
@@ -118,12 +123,14 @@ class Engine:
         ``spinning=False`` makes idle ONNX Runtime threads sleep instead of spin (what a server wants).
         ``temperature=1.0`` ignores the calibration stored with a model (to fit a new one); a
         ``temperature`` given here replaces the stored one, length dependence included.
+        ``wide_threads`` (ONNX only, when more than ``threads``) loads the model a second time with that
+        many threads: ``predict(..., wide=True)`` runs on it.
         """
         directory = resolve_local(model, settings)
         if backend == "onnx" or (backend == "auto" and directory is not None and has_onnx_model(directory)):
             if directory is None or not has_onnx_model(directory):
                 raise ModelLoadError(f"model {str(model)!r} has no model.onnx; convert it with 'moodline export'")
-            return cls._load_onnx(directory, threads, max_length, spinning, **options)
+            return cls._load_onnx(directory, threads, max_length, spinning, wide_threads, **options)
         if backend not in ("auto", "transformers"):
             raise InvalidInputError(f"unknown backend {backend!r}; choose auto, onnx or transformers")
         return cls._load_transformers(str(directory or model), threads, max_length, **options)
@@ -137,6 +144,7 @@ class Engine:
             settings=settings,
             backend=settings.backend,
             threads=settings.inference_threads(),
+            wide_threads=settings.wide_threads(),
             spinning=settings.ort_spinning,
             long_text=settings.long_text,
             batch_size=settings.engine_batch_size,
@@ -146,7 +154,13 @@ class Engine:
 
     @classmethod
     def _load_onnx(
-        cls, directory: Path, threads: int | None, max_length: int | None, spinning: bool = True, **options: Any
+        cls,
+        directory: Path,
+        threads: int | None,
+        max_length: int | None,
+        spinning: bool = True,
+        wide_threads: int | None = None,
+        **options: Any,
     ) -> Engine:
         from moodline.inference.backends.onnx import OnnxBackend
 
@@ -166,7 +180,10 @@ class Engine:
             stored = Temperature.from_metadata(meta)
             options["temperature"] = stored.value
             options.setdefault("temperature_length_exponent", stored.length_exponent)
-        return cls(OnnxBackend(directory / ONNX_FILE, threads, spinning), tokenizer, info, **options)
+        backend = OnnxBackend(directory / ONNX_FILE, threads, spinning)
+        if wide_threads is not None and wide_threads > backend.threads:
+            options["wide_backend"] = OnnxBackend(directory / ONNX_FILE, wide_threads, spinning)
+        return cls(backend, tokenizer, info, **options)
 
     @classmethod
     def _load_transformers(cls, source: str, threads: int | None, max_length: int | None, **options: Any) -> Engine:
@@ -203,9 +220,11 @@ class Engine:
         )
         return cls(TransformersBackend(model, threads), tokenizer, info, **options)
 
-    def predict(self, texts: Sequence[str], *, long_text: LongTextMode | None = None) -> list[Prediction]:
-        """Score ``texts``; results come back in input order."""
-        probabilities, truncated, chunks = self.probabilities(texts, long_text=long_text)
+    def predict(
+        self, texts: Sequence[str], *, long_text: LongTextMode | None = None, wide: bool = False
+    ) -> list[Prediction]:
+        """Score ``texts``; results come back in input order. ``wide``: on the wide session, if loaded."""
+        probabilities, truncated, chunks = self.probabilities(texts, long_text=long_text, wide=wide)
         labels = self.labels
         predictions = []
         for row, was_truncated, windows in zip(probabilities, truncated, chunks, strict=True):
@@ -222,7 +241,7 @@ class Engine:
         return predictions
 
     def probabilities(
-        self, texts: Sequence[str], *, long_text: LongTextMode | None = None
+        self, texts: Sequence[str], *, long_text: LongTextMode | None = None, wide: bool = False
     ) -> tuple[np.ndarray, list[bool], list[int]]:
         """Label probabilities ``(len(texts), num_labels)``, truncation flags and window counts."""
         mode = long_text or self.long_text
@@ -236,7 +255,8 @@ class Engine:
             pieces = [enc.ids, *enc.overflow] if mode == "chunk" else [enc.ids]
             windows.extend(pieces)
             owner.extend([index] * len(pieces))
-        window_probs = self._score_windows(windows)
+        backend = self.wide_backend if wide and self.wide_backend is not None else self.backend
+        window_probs = self._score_windows(windows, backend)
         if mode == "truncate":
             return window_probs, [e.truncated for e in encoded], [1] * len(texts)
         # Average window probabilities weighted by window length: a 10-token tail counts less.
@@ -248,13 +268,13 @@ class Engine:
         counts = np.bincount(np.array(owner), minlength=len(texts)).tolist()
         return sums / totals[:, None], [False] * len(texts), counts
 
-    def _score_windows(self, windows: list[list[int]]) -> np.ndarray:
+    def _score_windows(self, windows: list[list[int]], backend: Backend) -> np.ndarray:
         out = np.empty((len(windows), len(self.labels)), dtype=np.float32)
         for batch in sorted_batches(
             [len(w) for w in windows], self.batch_size, self.token_budget, self.call_cost_tokens
         ):
             ids, mask = pad_batch([windows[i] for i in batch], self.tokenizer.pad_id)
-            logits = self.backend.logits(ids, mask)
+            logits = backend.logits(ids, mask)
             out[batch] = _softmax(self.calibration.scale(logits, np.array([len(windows[i]) for i in batch])))
         return out
 

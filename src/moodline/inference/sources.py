@@ -24,6 +24,7 @@ from moodline.inference.registry import RegistryReader, is_registry_uri
 __all__ = [
     "BUNDLED_MODEL_DIR",
     "BUNDLED_MODEL_NAME",
+    "EMOTION_MODEL_DIR",
     "EMOTION_MODEL_NAME",
     "MODELS_DIR",
     "SST2_MODEL_NAME",
@@ -40,8 +41,9 @@ BUNDLED_MODEL_NAME = "moodline-sentiment-minilm-l6"
 BUNDLED_MODEL_DIR = MODELS_DIR / BUNDLED_MODEL_NAME
 # Binary, SST-2: kept while it is the better two-way model on opinionated sentences.
 SST2_MODEL_NAME = "moodline-sst2-minilm-l6"
-# Seven emotions (anger, disgust, fear, joy, neutral, sadness, surprise) per utterance, for transcripts and /live.
+# Seven emotions (Ekman's six and neutral) per utterance, scored beside sentiment in transcripts and /live.
 EMOTION_MODEL_NAME = "moodline-emotions-minilm-l6"
+EMOTION_MODEL_DIR = MODELS_DIR / EMOTION_MODEL_NAME
 
 
 def shipped_models() -> dict[str, Path]:

@@ -28,6 +28,7 @@ from moodline.server.batching import DynamicBatcher
 from moodline.server.cache import LRUCache, PredictionCache, RedisCache
 from moodline.server.dependencies import instance_id
 from moodline.server.errors import install_error_handlers
+from moodline.server.fast_predict import PredictFastPath
 from moodline.server.metrics import Metrics
 from moodline.server.middleware import BodySizeLimit, ConnectionRecycling, InstanceHeader, RequestMetrics
 from moodline.server.routes import health, predict
@@ -35,6 +36,7 @@ from moodline.server.routes.conversations import router as conversations_router
 from moodline.server.routes.feedback import router as feedback_router
 from moodline.server.service import ServerState
 from moodline.server.web import mount_web
+from moodline.server.worker_load import this_workers_board
 
 __all__ = ["create_app"]
 
@@ -83,6 +85,7 @@ def create_app(
         if settings.emotions:
             state.emotion_engine = emotion_engine or await asyncio.to_thread(load_emotion_engine, settings)
             state.emotion_scorer()  # checks the labels of a handed-in engine too
+        board, slot = this_workers_board()
         state.batcher = DynamicBatcher(
             state.engine,
             max_batch_size=settings.max_batch_size,
@@ -90,6 +93,8 @@ def create_app(
             max_queue_size=settings.max_queue_size,
             timeout_s=settings.request_timeout_s,
             on_batch=metrics.observe_batch,
+            load_board=board,
+            board_slot=slot,
         )
         await state.batcher.start()
         if state.emotion_engine is not None:
@@ -100,13 +105,22 @@ def create_app(
                 max_queue_size=settings.max_queue_size,
                 timeout_s=settings.request_timeout_s,
                 on_batch=metrics.observe_batch,
+                load_board=board,  # the same worker's slot: its engine calls run on the same thread
+                board_slot=slot,
                 executor=state.batcher.executor,
             )
             await state.emotion_batcher.start()
         state.cache = build_cache(settings)
         state.ready = True
+        wide = state.engine.wide_backend
         log.info(
-            "serving %s (version %s, %s)", state.engine.info.name, state.engine.info.version, state.engine.info.backend
+            "serving %s (version %s, %s); %s",
+            state.engine.info.name,
+            state.engine.info.version,
+            state.engine.info.backend,
+            f"a batch takes {getattr(wide, 'threads', '?')} threads while the other workers idle (board slot {slot})"
+            if wide is not None
+            else "one inference session",
         )
         if state.emotion_engine is not None:
             log.info("emotions from %s (version %s)", state.emotion_engine.info.name, state.emotion_engine.info.version)
@@ -140,6 +154,8 @@ def create_app(
     app.include_router(conversations_router)
     app.include_router(feedback_router)
     mount_web(app)  # the browser page at /, outside the OpenAPI schema
+    # Added first, so it runs last: inside the body limit, metrics and headers, right before FastAPI.
+    app.add_middleware(PredictFastPath, state=state, route=predict.predict_route())
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)
     app.add_middleware(InstanceHeader, instance=state.instance)

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from moodline.core.errors import MoodlineError
 from moodline.inference.engine import Engine, LongTextMode
 from moodline.inference.prediction import Prediction
+from moodline.server.worker_load import LoadBoard
 
 __all__ = ["BatchTiming", "DynamicBatcher", "InferenceError", "QueueFullError", "QueueTimeoutError"]
 
@@ -112,9 +113,15 @@ class DynamicBatcher:
         max_queue_size: int = 4096,
         timeout_s: float = 10.0,
         on_batch: BatchObserver | None = None,
+        load_board: LoadBoard | None = None,
+        board_slot: int | None = 0,
         executor: ThreadPoolExecutor | None = None,
     ) -> None:
         self.engine = engine
+        # Where this worker shows it is running the engine, and sees whether the others are: a batch
+        # scored while they all idle runs on the engine's wide session (see moodline.server.worker_load).
+        self.load_board = load_board or LoadBoard.private()
+        self.board_slot = board_slot
         self.max_batch_size = max_batch_size
         self.max_latency_s = max_latency_ms / 1000
         self.max_queue_size = max_queue_size
@@ -149,7 +156,7 @@ class DynamicBatcher:
             # A cold first call is many times slower than the rest; measured as real traffic it
             # would make the queue-wait estimate refuse requests for no reason.
             try:
-                await asyncio.get_running_loop().run_in_executor(self._executor, self.engine.predict, ["warm-up"])
+                await asyncio.get_running_loop().run_in_executor(self._executor, self._warm_up)
             except Exception:  # noqa: BLE001 - requests will meet the same failure and get a 500 each
                 log.exception("the engine failed its warm-up call")
             self._task = asyncio.create_task(self._run(), name="moodline-batcher")
@@ -234,7 +241,7 @@ class DynamicBatcher:
         started = time.perf_counter()
         try:
             predictions = await loop.run_in_executor(
-                self._executor, functools.partial(self.engine.predict, list(texts), long_text=long_text)
+                self._executor, functools.partial(self._run_engine, list(texts), long_text)
             )
         except Exception as exc:  # noqa: BLE001
             log.exception("inference failed for %d texts", len(texts))
@@ -243,6 +250,21 @@ class DynamicBatcher:
         if self.on_batch is not None:
             self.on_batch(len(texts), elapsed)
         return predictions, BatchTiming(queue_s=0.0, inference_s=elapsed)
+
+    def _warm_up(self) -> None:
+        """Both sessions' first calls (they allocate their buffers), outside the board: no request waits."""
+        engine = self.engine
+        engine.predict(["warm-up"])
+        if engine.wide_backend is not None:
+            engine.predict(["warm-up"], wide=True)
+
+    def _run_engine(self, texts: list[str], long_text: LongTextMode | None = None) -> list[Prediction]:
+        """One engine call on the inference thread, shown on the load board while it runs."""
+        engine = self.engine  # looked up once: a hot swap takes effect at the next call
+        with self.load_board.turn(self.board_slot, can_widen=engine.wide_backend is not None) as wide:
+            if wide:
+                return engine.predict(texts, long_text=long_text, wide=True)
+            return engine.predict(texts, long_text=long_text)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -282,7 +304,7 @@ class DynamicBatcher:
     async def _score(self, loop: asyncio.AbstractEventLoop, batch: list[_Item]) -> None:
         started = time.perf_counter()
         try:
-            predictions = await loop.run_in_executor(self._executor, self.engine.predict, [i.text for i in batch])
+            predictions = await loop.run_in_executor(self._executor, self._run_engine, [i.text for i in batch])
         except Exception as exc:  # noqa: BLE001 - every waiting request must get an answer
             log.exception("inference failed for a batch of %d texts", len(batch))
             for item in batch:

@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from moodline.core.errors import MoodlineError
 from moodline.server.batching import QueueFullError
 
-__all__ = ["ApiError", "error_response", "install_error_handlers"]
+__all__ = ["ApiError", "error_response", "install_error_handlers", "moodline_error_response"]
 
 log = logging.getLogger("moodline.server")
 
@@ -54,15 +54,20 @@ def error_response(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+def moodline_error_response(exc: MoodlineError, method: str, path: str) -> JSONResponse:
+    """The answer to ``exc`` raised while serving ``method path``: its status, body and headers."""
+    headers = dict(getattr(exc, "headers", {}) or {})
+    if isinstance(exc, QueueFullError):
+        headers["Retry-After"] = str(max(1, round(exc.retry_after)))
+    if exc.status_code >= 500 and exc.status_code != 503:
+        log.error("%s on %s %s: %s", exc.error_type, method, path, exc.message)
+    return error_response(exc.status_code, exc.error_type, exc.message, headers=headers)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(MoodlineError)
     async def moodline_error(request: Request, exc: MoodlineError) -> JSONResponse:
-        headers = dict(getattr(exc, "headers", {}) or {})
-        if isinstance(exc, QueueFullError):
-            headers["Retry-After"] = str(max(1, round(exc.retry_after)))
-        if exc.status_code >= 500 and exc.status_code != 503:
-            log.error("%s on %s %s: %s", exc.error_type, request.method, request.url.path, exc.message)
-        return error_response(exc.status_code, exc.error_type, exc.message, headers=headers)
+        return moodline_error_response(exc, request.method, request.url.path)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -16,6 +16,7 @@ import sys
 from typing import Any
 
 from moodline.core.settings import Settings
+from moodline.server import worker_load
 
 _settings = Settings()
 _host, _port = _settings.host, _settings.port
@@ -67,6 +68,8 @@ def on_starting(server: Any) -> None:
     if reuse_port and address_in_use(_host, _port):
         server.log.error("%s:%s is already in use by another server", _host, _port)
         raise SystemExit(1)
+    # Before any fork: every worker must map the same page (see moodline.server.worker_load).
+    worker_load.open_shared_board()
     # With several workers, Prometheus metrics are aggregated through files in this directory.
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if directory:
@@ -84,3 +87,19 @@ GIL_SWITCH_INTERVAL_S = 0.001
 
 def post_worker_init(_worker: object) -> None:
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+
+
+# The load board's slots (moodline.server.worker_load): the master hands each new worker a slot no live
+# worker holds, the worker records it right after the fork, and a dead worker's slot is cleared, since
+# a worker killed in the middle of a batch would otherwise look busy for ever.
+def pre_fork(server: Any, worker: Any) -> None:
+    in_use = {getattr(live, "moodline_slot", None) for live in server.WORKERS.values()}
+    worker.moodline_slot = worker_load.assign_slot({slot for slot in in_use if slot is not None})
+
+
+def post_fork(_server: Any, worker: Any) -> None:
+    worker_load.take_slot(getattr(worker, "moodline_slot", None))
+
+
+def child_exit(_server: Any, worker: Any) -> None:
+    worker_load.release_slot(getattr(worker, "moodline_slot", None))

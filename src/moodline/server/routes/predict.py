@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Response
+from fastapi.routing import APIRoute
 
 from moodline.core.errors import InvalidInputError
 from moodline.inference.three_way import to_two_way
@@ -19,25 +20,42 @@ from moodline.server.schemas import (
 )
 from moodline.server.service import ScoreResult, ServerState
 
-__all__ = ["router"]
+__all__ = ["predict_reply", "predict_route", "router", "timing_headers"]
 
 router = APIRouter(dependencies=[Depends(require_api_key)], responses=ERROR_RESPONSES)
 
 
-def _timing_headers(response: Response, result: ScoreResult) -> None:
+def timing_headers(result: ScoreResult) -> dict[str, str]:
+    """Where the request's time went (and the logged predictions' ids), as response headers."""
     total, queue, inference = result.total_s * 1000, result.timing.queue_s * 1000, result.timing.inference_s * 1000
-    response.headers["X-Moodline-Total-Ms"] = f"{total:.2f}"
-    response.headers["X-Moodline-Queue-Ms"] = f"{queue:.2f}"
-    response.headers["X-Moodline-Inference-Ms"] = f"{inference:.2f}"
-    response.headers["X-Moodline-Cache-Hits"] = str(result.cache_hits)
-    response.headers["Server-Timing"] = f"queue;dur={queue:.2f}, inference;dur={inference:.2f}, total;dur={total:.2f}"
+    headers = {
+        "X-Moodline-Total-Ms": f"{total:.2f}",
+        "X-Moodline-Queue-Ms": f"{queue:.2f}",
+        "X-Moodline-Inference-Ms": f"{inference:.2f}",
+        "X-Moodline-Cache-Hits": str(result.cache_hits),
+        "Server-Timing": f"queue;dur={queue:.2f}, inference;dur={inference:.2f}, total;dur={total:.2f}",
+    }
     if result.prediction_ids:  # logged predictions: ids for POST /feedback, in input order
-        response.headers["X-Prediction-Id"] = ",".join(result.prediction_ids)
+        headers["X-Prediction-Id"] = ",".join(result.prediction_ids)
+    return headers
+
+
+def _timing_headers(response: Response, result: ScoreResult) -> None:
+    response.headers.update(timing_headers(result))
 
 
 def _outputs(result: ScoreResult, two_way: bool = False) -> list[PredictionOut]:
     predictions = [to_two_way(p) for p in result.predictions] if two_way else result.predictions
-    return [PredictionOut(**p.to_dict()) for p in predictions]
+    # Field by field, not through to_dict(): dataclasses.asdict deep-copies every score dict.
+    return [
+        PredictionOut(label=p.label, score=p.score, scores=p.scores, truncated=p.truncated, chunks=p.chunks)
+        for p in predictions
+    ]
+
+
+def predict_route() -> APIRoute:
+    """The ``POST /predict`` route (what the fast path labels its requests with)."""
+    return next(r for r in router.routes if isinstance(r, APIRoute) and r.path == "/predict")
 
 
 def _three_way_outputs(state: ServerState, result: ScoreResult) -> list[PredictionOut]:
@@ -60,9 +78,13 @@ async def predict(body: PredictRequest, state: StateDep, response: Response) -> 
     texts, single = body.text_list()
     result = await state.score(texts, body.long_text, body.source)
     _timing_headers(response, result)
+    return predict_reply(state, body, result, single)
+
+
+def predict_reply(state: ServerState, body: PredictRequest, result: ScoreResult, single: bool) -> PredictResponse:
+    """The body of a /predict answer (also built by :class:`~moodline.server.fast_predict.PredictFastPath`)."""
     outputs = _three_way_outputs(state, result) if body.three_way else _outputs(result, body.two_way)
-    assert state.engine is not None
-    info = state.engine.info
+    info = state.served_engine().info
     reply = PredictResponse(predictions=outputs, model=ModelRef(name=info.name, version=info.version))
     if single:
         reply.label, reply.score = outputs[0].label, outputs[0].score
