@@ -160,10 +160,11 @@ def list_models(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
+    width = max([28, *(len("/".join(row["labels"])) for row in rows)])
     for row in rows:
         flag = "  (default)" if row["default"] else "  (emotions)" if row["name"] == EMOTION_MODEL_NAME else ""
         click.echo(
-            f"{row['name']:<32} {'/'.join(row['labels']):<28} {row['quantization'] or 'fp32':<5} "
+            f"{row['name']:<32} {'/'.join(row['labels']):<{width}} {row['quantization'] or 'fp32':<5} "
             f"{row['size_mb']:>5.1f} MB{flag}"
         )
 
