@@ -59,16 +59,18 @@ def sst2_dev() -> Path:
     return require_file(SST2_DEV)
 
 
-@pytest.fixture(scope="session")
-def tiny_hf_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real (random-weight) BertForSequenceClassification saved as a Hugging Face directory."""
+# The emotion model's labels in id order, as the emotions-7way mix trains them.
+TINY_EMOTION_LABELS = ("anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise")
+
+
+def save_tiny_bert(directory: Path, labels: tuple[str, ...]) -> Path:
+    """A real (random-weight) BertForSequenceClassification with ``labels``, saved as a Hugging Face directory."""
     import torch
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
     from moodline.inference.sources import resolve_local
 
     torch.manual_seed(0)
-    directory = tmp_path_factory.mktemp("tiny-hf")
     config = BertConfig(
         vocab_size=30522,
         hidden_size=32,
@@ -76,9 +78,9 @@ def tiny_hf_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
         num_attention_heads=2,
         intermediate_size=64,
         max_position_embeddings=TINY_MAX_LENGTH,
-        num_labels=3,
-        id2label={0: "negative", 1: "neutral", 2: "positive"},
-        label2id={"negative": 0, "neutral": 1, "positive": 2},
+        num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
+        label2id={label: i for i, label in enumerate(labels)},
     )
     model = BertForSequenceClassification(config)
     # Spread the head's weights so predictions differ clearly between texts (random init is near-uniform).
@@ -89,6 +91,12 @@ def tiny_hf_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tokenizer = AutoTokenizer.from_pretrained(base, model_max_length=TINY_MAX_LENGTH)
     tokenizer.save_pretrained(directory)
     return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_hf_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real (random-weight) three-label BertForSequenceClassification saved as a Hugging Face directory."""
+    return save_tiny_bert(tmp_path_factory.mktemp("tiny-hf"), ("negative", "neutral", "positive"))
 
 
 @pytest.fixture(scope="session")
@@ -105,3 +113,21 @@ def tiny_engine(tiny_onnx_model: Path):  # type: ignore[no-untyped-def]
     from moodline.inference.engine import Engine
 
     return Engine.load(tiny_onnx_model, batch_size=4)
+
+
+@pytest.fixture(scope="session")
+def tiny_emotion_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny random BERT with the seven emotion labels, exported as a moodline ONNX model directory."""
+    from moodline.training.export import export_model
+
+    hf = save_tiny_bert(tmp_path_factory.mktemp("tiny-emotion-hf"), TINY_EMOTION_LABELS)
+    directory = tmp_path_factory.mktemp("tiny-emotion-onnx") / "model"
+    export_model(hf, directory, name="tiny-emotions")
+    return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_emotion_engine(tiny_emotion_model: Path):  # type: ignore[no-untyped-def]
+    from moodline.inference.engine import Engine
+
+    return Engine.load(tiny_emotion_model, batch_size=4)

@@ -130,3 +130,34 @@ def test_int8_types_read_back_from_a_matrix_product_model(tmp_path: Path, types:
     path = tmp_path / "model.onnx"
     path.write_bytes(matmul_model(8, types))
     assert int8_matmul_types(path) == types  # None: an fp32 MatMul has no int8 product
+
+
+def test_the_emotion_benchmark_builds_a_timed_meeting_from_meld_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    import importlib.util
+
+    benchmarks = Path(__file__).resolve().parent.parent / "benchmarks"
+    monkeypatch.syspath_prepend(str(benchmarks))  # the benchmark imports its sibling `machine`
+    spec = importlib.util.spec_from_file_location("transcripts_benchmark", benchmarks / "transcripts.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    meld = tmp_path / "dev.csv"
+    meld.write_text(
+        "Sr No.,Utterance,Speaker,Emotion,Sentiment,Dialogue_ID,Utterance_ID,Season,Episode,StartTime,EndTime\n"
+        '1,"Oh my God, he\'s lost it.",Phoebe,sadness,negative,0,0,4,7,"00:20:57,256","00:21:00,049"\n'
+        '2,What?,Monica,surprise,negative,0,1,4,7,"00:21:01,927","00:21:03,261"\n'
+        '3,"  ",Ross,neutral,neutral,0,2,4,7,"00:21:04,000","00:21:05,000"\n'
+        '4,Fine.,Ross,neutral,neutral,0,3,4,7,"00:21:09,000","00:21:05,000"\n',
+        encoding="utf-8",
+    )
+    rows = module.read_meld(meld)
+    assert [(speaker, text) for speaker, text, _ in rows] == [
+        ("Phoebe", "Oh my God, he's lost it."),
+        ("Monica", "What?"),
+        ("Ross", "Fine."),
+    ]
+    assert rows[0][2] == pytest.approx(2.793) and rows[2][2] == 2.0  # an end before the start: 2 s
+    meeting = module.build_meeting(rows, 7)
+    assert [cue.speaker for cue in meeting.cues] == ["Phoebe", "Monica", "Ross"] * 2 + ["Phoebe"]
+    starts = [cue.start for cue in meeting.cues]
+    assert starts == sorted(starts) and all(c.end > c.start for c in meeting.cues)

@@ -18,8 +18,15 @@ import pytest
 from click.testing import CliRunner
 
 from moodline.cli import main
+from moodline.inference.emotions import EMOTION_LABELS, EmotionScorer
 from moodline.inference.engine import Engine
-from moodline.inference.sources import BUNDLED_MODEL_DIR, BUNDLED_MODEL_NAME, MODELS_DIR, SST2_MODEL_NAME
+from moodline.inference.sources import (
+    BUNDLED_MODEL_DIR,
+    BUNDLED_MODEL_NAME,
+    EMOTION_MODEL_NAME,
+    MODELS_DIR,
+    SST2_MODEL_NAME,
+)
 from moodline.training.mixture import DataMixture
 from moodline.training.suite import SuiteRow, run_suite
 from tests.conftest import ROOT, SHARED_DATA, require_shared_data
@@ -123,14 +130,20 @@ def test_ships_only_what_serving_needs_and_stays_small(directory: Path):
     assert sum(p.stat().st_size for p in directory.iterdir()) < 30 * 1024 * 1024
 
 
-def test_models_command_lists_both_default_first():
+def test_models_command_lists_all_three_default_first():
     result = CliRunner().invoke(main, ["models", "--json"])
     assert result.exit_code == 0, result.output
-    rows = json.loads(result.output)
-    assert [r["name"] for r in rows] == [BUNDLED_MODEL_NAME, SST2_MODEL_NAME]
-    assert rows[0]["default"] and rows[0]["labels"] == ["NEGATIVE", "NEUTRAL", "POSITIVE"] and rows[0]["calibrated"]
-    assert rows[1]["labels"] == ["NEGATIVE", "POSITIVE"]
+    rows = {r["name"]: r for r in json.loads(result.output)}
+    assert list(rows)[0] == BUNDLED_MODEL_NAME
+    assert sorted(rows) == sorted([BUNDLED_MODEL_NAME, SST2_MODEL_NAME, EMOTION_MODEL_NAME])
+    default = rows[BUNDLED_MODEL_NAME]
+    assert default["default"] and default["labels"] == ["NEGATIVE", "NEUTRAL", "POSITIVE"] and default["calibrated"]
+    assert rows[SST2_MODEL_NAME]["labels"] == ["NEGATIVE", "POSITIVE"]
+    assert sorted(label.lower() for label in rows[EMOTION_MODEL_NAME]["labels"]) == sorted(EMOTION_LABELS)
+    assert not rows[SST2_MODEL_NAME]["default"] and not rows[EMOTION_MODEL_NAME]["default"]
     assert Engine.load(SST2_MODEL_NAME).labels == ["NEGATIVE", "POSITIVE"]
+    # Loaded by name like the others, and usable as the emotion model.
+    EmotionScorer(Engine.load(EMOTION_MODEL_NAME))
 
 
 def test_default_model_card_states_the_suite_it_was_shipped_with(suite):

@@ -30,10 +30,16 @@ class BrokenEngine(Engine):
 
 
 @pytest.fixture
-def make_client(tiny_engine: Engine) -> Callable[..., Any]:
+def make_client(tiny_engine: Engine, tiny_emotion_engine: Engine) -> Callable[..., Any]:
+    """An in-process client of an app on the tiny models (sentiment, and emotions unless ``emotions=False``)."""
+
     @asynccontextmanager
-    async def factory(engine: Engine | None = None, **settings: Any) -> AsyncIterator[httpx.AsyncClient]:
-        app = create_app(Settings(**settings), engine=engine or tiny_engine)
+    async def factory(
+        engine: Engine | None = None, emotion_engine: Engine | None = None, **settings: Any
+    ) -> AsyncIterator[httpx.AsyncClient]:
+        app = create_app(
+            Settings(**settings), engine=engine or tiny_engine, emotion_engine=emotion_engine or tiny_emotion_engine
+        )
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://moodline.test") as client:
@@ -47,7 +53,8 @@ def clone_engine(engine: Engine, cls: type[Engine]) -> Engine:
 
 
 @pytest.fixture
-def live_server(tiny_engine: Engine):  # type: ignore[no-untyped-def]
+def live_server(tiny_engine: Engine, tiny_emotion_engine: Engine):  # type: ignore[no-untyped-def]
     """A real uvicorn server on a free loopback port, in a thread; yields (url, api_key)."""
-    with app_in_thread(create_app(Settings(api_keys="sesame"), engine=tiny_engine)) as url:
+    app = create_app(Settings(api_keys="sesame"), engine=tiny_engine, emotion_engine=tiny_emotion_engine)
+    with app_in_thread(app) as url:
         yield url, "sesame"

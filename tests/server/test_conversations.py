@@ -164,3 +164,35 @@ def test_live_without_end_times_says_so():
     assert summary["conversation_metrics"]["timed"] is False
     assert "start times but no end times" in summary["conversation_metrics"]["reason"]
     assert summary["conversation_metrics"]["call"]["questions"] == 2
+
+
+def test_transcripts_and_live_carry_emotions_from_the_shipped_emotion_model(server):
+    """The server of this module loads the shipped emotion model (emotions are on by default)."""
+    from moodline.inference.emotions import EMOTION_LABELS
+
+    base = f"http://127.0.0.1:{server}"
+    sample = SAMPLES / "zoom_customer_call.vtt"
+    with httpx.Client(base_url=base, timeout=30) as client:
+        on = client.post("/transcripts", json={"transcript": sample.read_text()}).json()
+        off = client.post("/transcripts", json={"transcript": sample.read_text(), "emotions": False}).json()
+        form_off = client.post(
+            "/transcripts", files={"file": (sample.name, sample.read_bytes())}, data={"emotions": "false"}
+        )
+        info = client.get("/info").json()
+    assert info["emotion_model"]["name"] and sorted(map(str.lower, info["emotion_model"]["labels"])) == sorted(
+        EMOTION_LABELS
+    )
+    assert on["emotions"]["labels"] == list(EMOTION_LABELS)
+    assert list(on["emotions"]["speakers"]) == ["Dana Whitfield", "Marcus Lee", "Priya Raman"]
+    assert all(u["emotion"] in EMOTION_LABELS and 0 < u["emotion_score"] <= 1 for u in on["utterances"])
+    assert off["emotions"] is None and all("emotion" not in u for u in off["utterances"])
+    assert form_off.status_code == 200 and form_off.json()["emotions"] is None
+    # Sentiment does not change when emotions are scored beside it.
+    assert [u["sentiment"] for u in on["utterances"]] == [u["sentiment"] for u in off["utterances"]]
+    with connect(f"ws://127.0.0.1:{server}/live") as socket:
+        socket.send(json.dumps({"speaker": "Ana", "text": "I am so happy with how this turned out!"}))
+        reply = json.loads(socket.recv(timeout=10))
+    assert reply["type"] == "utterance" and reply["emotion"] == "joy" and reply["emotion_score"] > 0.5
+    with connect(f"ws://127.0.0.1:{server}/live?emotions=false") as socket:
+        socket.send(json.dumps({"speaker": "Ana", "text": "I am so happy with how this turned out!"}))
+        assert "emotion" not in json.loads(socket.recv(timeout=10))

@@ -120,7 +120,9 @@ def test_to_dict_is_json_serialisable(call_insights: ConversationInsights) -> No
         "most_positive",
         "conversation_metrics",
         "segments",
+        "emotions",
     }
+    assert data["emotions"] is None  # analysed without an emotion scorer
     assert set(data["conversation_metrics"]) == {"timed", "reason", "call", "speakers"}
     assert data["window"] == 3
     assert set(data["speakers"][0]["trajectory"]) == {"first_third", "last_third", "delta"}

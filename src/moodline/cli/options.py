@@ -14,7 +14,9 @@ __all__ = [
     "band_option",
     "data_root_option",
     "dev_sets",
+    "emotion_options",
     "engine_options",
+    "load_emotion_scorer",
     "load_engine",
     "long_text_option",
     "model_argument",
@@ -65,6 +67,36 @@ raw_csv_option = click.option(
     help="Write CSV/TSV text exactly as read. By default text starting with =, +, -, @, tab or carriage "
     "return (numbers aside) gets a leading ' so spreadsheets show it instead of running it as a formula.",
 )
+
+
+def emotion_options(func: Any) -> Any:
+    """``--emotions/--no-emotions`` (default: the ``emotions`` setting, on) and ``--emotion-model``."""
+    func = click.option(
+        "--emotion-model",
+        default=None,
+        help="Emotion model: a shipped name or a directory (default: MOODLINE_EMOTION_MODEL, else "
+        "moodline-emotions-minilm-l6).",
+    )(func)
+    return click.option(
+        "--emotions/--no-emotions",
+        "emotions",
+        default=None,
+        help="Score each utterance's emotion too (default: on, unless MOODLINE_EMOTIONS=0); off is faster.",
+    )(func)
+
+
+def load_emotion_scorer(enabled: bool | None, model: str | None) -> Any:
+    """The emotion scorer the options ask for, or ``None`` when emotions are off."""
+    from moodline.core.settings import get_settings
+
+    settings = get_settings()
+    if not (settings.emotions if enabled is None else enabled):
+        return None
+    from moodline.inference.emotions import EmotionScorer
+    from moodline.inference.engine import Engine
+    from moodline.inference.sources import EMOTION_MODEL_NAME
+
+    return EmotionScorer(Engine.load(model or settings.emotion_model or EMOTION_MODEL_NAME))
 
 
 def engine_options(func: Any) -> Any:

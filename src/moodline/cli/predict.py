@@ -140,7 +140,7 @@ def info(model: str | None, backend: str, threads: int | None) -> None:
 def list_models(as_json: bool) -> None:
     """List the models that ship with moodline (the default first); pass a name to --model."""
     from moodline.inference.model_dir import load_metadata
-    from moodline.inference.sources import BUNDLED_MODEL_NAME, shipped_models
+    from moodline.inference.sources import BUNDLED_MODEL_NAME, EMOTION_MODEL_NAME, shipped_models
 
     rows = []
     for name, directory in shipped_models().items():
@@ -160,10 +160,11 @@ def list_models(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
+    width = max([28, *(len("/".join(row["labels"])) for row in rows)])
     for row in rows:
-        flag = "  (default)" if row["default"] else ""
+        flag = "  (default)" if row["default"] else "  (emotions)" if row["name"] == EMOTION_MODEL_NAME else ""
         click.echo(
-            f"{row['name']:<32} {'/'.join(row['labels']):<28} {row['quantization'] or 'fp32':<5} "
+            f"{row['name']:<32} {'/'.join(row['labels']):<{width}} {row['quantization'] or 'fp32':<5} "
             f"{row['size_mb']:>5.1f} MB{flag}"
         )
 

@@ -11,6 +11,8 @@ import click
 from moodline.cli.options import (
     CONTEXT,
     band_option,
+    emotion_options,
+    load_emotion_scorer,
     model_help,
     raw_csv_option,
     shorten,
@@ -71,7 +73,7 @@ __all__ = ["transcript"]
     "png_dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Write timeline.png and speakers.png into this directory.",
+    help="Write timeline.png, speakers.png and (with emotions) emotions.png into this directory.",
 )
 @click.option(
     "--summary-dir",
@@ -93,6 +95,7 @@ __all__ = ["transcript"]
     help="Several calls: a TOML, JSON or CSV file mapping alias -> canonical speaker name.",
 )
 @band_option
+@emotion_options
 def transcript(
     paths: tuple[Path, ...],
     transcript_format: str | None,
@@ -109,8 +112,13 @@ def transcript(
     aliases: Path | None,
     raw_csv: bool,
     neutral_band: Any,
+    emotions: bool | None,
+    emotion_model: str | None,
 ) -> None:
     """Analyse a meeting, interview or call transcript: sentiment per utterance, per speaker, over time.
+
+    Each utterance's emotion (joy, surprise, anger, sadness, fear, disgust or neutral) is scored too by
+    a second, smaller model; --no-emotions skips it.
 
     Given several files or a folder (searched recursively for .vtt, .srt, .sbv, .txt, .json and .csv),
     analyses one call at a time and summarises across calls: per call, per speaker (names matched
@@ -139,7 +147,16 @@ def transcript(
         from moodline.cli.transcript_batch import BatchOptions, run_batch
 
         options = BatchOptions(
-            transcript_format, model, window, neutral_band, summary_dir, per_call_dir, aliases, raw_csv
+            transcript_format,
+            model,
+            window,
+            neutral_band,
+            summary_dir,
+            per_call_dir,
+            aliases,
+            raw_csv,
+            emotions,
+            emotion_model,
         )
         if run_batch(list(paths), options):
             click.get_current_context().exit(1)
@@ -157,6 +174,8 @@ def transcript(
         png_dir,
         raw_csv,
         neutral_band,
+        emotions,
+        emotion_model,
     )
 
 
@@ -173,6 +192,8 @@ def _one(
     png_dir: Path | None,
     raw_csv: bool,
     neutral_band: Any,
+    emotions: bool | None,
+    emotion_model: str | None,
 ) -> None:
     from moodline.core.durable import write_atomically
     from moodline.inference.engine import Engine
@@ -183,8 +204,9 @@ def _one(
 
     conversation = read_transcript(file, format=transcript_format)
     scorer = ThreeWayScorer(Engine.load(model), neutral_band)
+    emotion_scorer = load_emotion_scorer(emotions, emotion_model)
     rules = SegmentRules(top=max_segments)
-    insights = analyse(conversation, scorer, window=window, segment_rules=rules).to_dict()
+    insights = analyse(conversation, scorer, window=window, segment_rules=rules, emotions=emotion_scorer).to_dict()
     if json_out is not None:
         write_atomically(json_out, json.dumps(insights, indent=2, ensure_ascii=False) + "\n")
     if csv_out is not None:
@@ -217,6 +239,7 @@ def _one(
             f"{shares['negative']:>6.0%}{shares['neutral']:>6.0%}{shares['positive']:>6.0%}"
             f"{row['trajectory']['delta']:>+7.2f}"
         )
+    _echo_emotions(insights["emotions"])
     _echo_metrics(insights["conversation_metrics"])
     _echo_segments(insights["segments"])
     for title, key in (("most negative", "most_negative"), ("most positive", "most_positive")):
@@ -260,6 +283,24 @@ def _echo_metrics(metrics: dict[str, Any]) -> None:
             f"{_count(row['interruptions'], 'interruption')}, median reply gap "
             + (f"{gap:.1f}s" if gap is not None else "-")
         )
+
+
+def _top_emotions(shares: dict[str, float], shown: int = 3) -> str:
+    """The ``shown`` largest shares, e.g. ``neutral 55%, joy 25%, anger 10%`` (none at 0%).
+
+    The sort is stable over the shares' own order, so a tie ranks as ``dominant`` breaks it.
+    """
+    ranked = sorted((name for name in shares if shares[name] > 0), key=lambda name: -shares[name])
+    return ", ".join(f"{name} {shares[name]:.0%}" for name in ranked[:shown])
+
+
+def _echo_emotions(emotions: dict[str, Any] | None) -> None:
+    """The call's emotions in one line, then each speaker's dominant emotion and largest shares."""
+    if emotions is None:
+        return
+    click.echo(f"\nemotions (share of utterances, the dominant first): {_top_emotions(emotions['overall'], 4)}")
+    for name, row in emotions["speakers"].items():
+        click.echo(f"  {name[:19]:<20}{_top_emotions(row['shares'])}")
 
 
 def _echo_segments(segments: list[dict[str, Any]], shown: int = 3) -> None:

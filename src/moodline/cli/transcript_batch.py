@@ -34,10 +34,13 @@ class BatchOptions:
     per_call_dir: Path | None
     aliases: Path | None
     raw_csv: bool
+    emotions: bool | None = None
+    emotion_model: str | None = None
 
 
 def run_batch(paths: list[Path], options: BatchOptions) -> int:
     """Analyse every transcript in ``paths``; print and write the summary; return how many files failed."""
+    from moodline.cli.options import load_emotion_scorer
     from moodline.core.progress import progress_bar
     from moodline.inference.engine import Engine
     from moodline.inference.three_way import ThreeWayScorer
@@ -53,12 +56,13 @@ def run_batch(paths: list[Path], options: BatchOptions) -> int:
             f"no transcripts ({', '.join(TRANSCRIPT_SUFFIXES)}) found in {', '.join(str(p) for p in paths)}"
         )
     scorer = ThreeWayScorer(Engine.load(options.model), options.neutral_band)
+    emotions = load_emotion_scorer(options.emotions, options.emotion_model)
     calls = CallCollection(aliases)
     used: set[PurePosixPath] = set()
     with progress_bar(len(files), "transcripts", unit="call") as bar:
         for found in files:
             try:
-                insights = _analyse(found, scorer, options)
+                insights = _analyse(found, scorer, emotions, options)
             except Exception as exc:  # noqa: BLE001 - one bad file must not lose the run; it is reported
                 reason = _reason(exc, found)
                 calls.add_failure(file=found.name, error=reason)
@@ -78,12 +82,12 @@ def run_batch(paths: list[Path], options: BatchOptions) -> int:
     return calls.failed
 
 
-def _analyse(found: TranscriptFile, scorer: Any, options: BatchOptions) -> dict[str, Any]:
+def _analyse(found: TranscriptFile, scorer: Any, emotions: Any, options: BatchOptions) -> dict[str, Any]:
     from moodline.transcripts import read_transcript
     from moodline.transcripts.insights import analyse
 
     conversation = read_transcript(found.path, format=options.transcript_format)
-    result: dict[str, Any] = analyse(conversation, scorer, window=options.window).to_dict()
+    result: dict[str, Any] = analyse(conversation, scorer, window=options.window, emotions=emotions).to_dict()
     result["source"] = found.name
     return result
 
@@ -127,6 +131,15 @@ def _write_summary(directory: Path, summary: dict[str, Any], raw_csv: bool) -> l
     return [write_atomically(directory / name, texts[name]) for name in SUMMARY_FILES]
 
 
+def _dominant(row: dict[str, Any], columns: list[str]) -> str:
+    """``  joy 40%``: the speaker's largest emotion share across calls ("" without emotions)."""
+    known = [c for c in columns if row.get(c) is not None]
+    if not known:
+        return ""
+    best = max(known, key=lambda c: row[c])
+    return f"  {best.removeprefix('emotion_')} {row[best]:.0%}"
+
+
 def _echo_summary(summary: dict[str, Any]) -> None:
     from moodline.cli.options import shorten
 
@@ -138,12 +151,14 @@ def _echo_summary(summary: dict[str, Any]) -> None:
     )
     speakers = summary["speakers"]
     if speakers:
-        click.echo(f"{'speaker':<24}{'calls':>6}{'talk':>7}{'mean':>7}{'neg':>6}{'neu':>6}{'pos':>6}")
+        emotions = [c for c in summary["columns"]["speakers"] if c.startswith("emotion_")]
+        heading = f"{'speaker':<24}{'calls':>6}{'talk':>7}{'mean':>7}{'neg':>6}{'neu':>6}{'pos':>6}"
+        click.echo(heading + ("  dominant emotion" if emotions else ""))
         for row in speakers[:20]:
             click.echo(
                 f"{shorten(row['speaker'], 23):<24}{row['calls']:>6}{row['mean_talk_share']:>7.0%}"
                 f"{row['mean_sentiment']:>+7.2f}{row['negative_share']:>6.0%}{row['neutral_share']:>6.0%}"
-                f"{row['positive_share']:>6.0%}"
+                f"{row['positive_share']:>6.0%}{_dominant(row, emotions)}"
             )
         if len(speakers) > 20:
             click.echo(f"... and {len(speakers) - 20} more speakers")

@@ -88,10 +88,16 @@ class CacheSettings(BaseModel):
 
 
 class LiveSettings(BaseModel):
-    """Conversations: the neutral band of binary models and the /live rolling state."""
+    """Conversations: the neutral band of binary models, emotions, and the /live rolling state."""
 
     neutral_band: str | None = Field(
         None, description="LOW,HIGH: P(positive) range a binary model calls neutral (default: tuned on MELD)."
+    )
+    emotions: bool = Field(
+        True, description="Score each utterance's emotion in transcripts and on /live (0: off server-wide, faster)."
+    )
+    emotion_model: str | None = Field(
+        None, description="The emotion model: a shipped name or a directory (default: moodline-emotions-minilm-l6)."
     )
     live_window: int = Field(5, ge=1, description="Utterances in a speaker's rolling sentiment on /live.")
     live_alert_threshold: float = Field(-0.3, ge=-1, le=1, description="Rolling sentiment below this is a bad streak.")

@@ -41,7 +41,7 @@ BUNDLED_MODEL_NAME = "moodline-sentiment-minilm-l6"
 BUNDLED_MODEL_DIR = MODELS_DIR / BUNDLED_MODEL_NAME
 # Binary, SST-2: kept while it is the better two-way model on opinionated sentences.
 SST2_MODEL_NAME = "moodline-sst2-minilm-l6"
-# Seven emotions (Ekman's six and neutral) per utterance, scored beside sentiment in transcripts.
+# Seven emotions (Ekman's six and neutral) per utterance, scored beside sentiment in transcripts and /live.
 EMOTION_MODEL_NAME = "moodline-emotions-minilm-l6"
 EMOTION_MODEL_DIR = MODELS_DIR / EMOTION_MODEL_NAME
 

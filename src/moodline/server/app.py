@@ -19,7 +19,10 @@ from fastapi import FastAPI
 
 from moodline import __version__
 from moodline.core.settings import Settings, get_settings
+from moodline.inference.bucketing import DEFAULT_CALL_COST_TOKENS
+from moodline.inference.emotions import EmotionScorer
 from moodline.inference.engine import Engine
+from moodline.inference.sources import EMOTION_MODEL_NAME
 from moodline.lifecycle.hooks import start_lifecycle, stop_lifecycle
 from moodline.server.batching import DynamicBatcher
 from moodline.server.cache import LRUCache, PredictionCache, RedisCache
@@ -46,8 +49,31 @@ def build_cache(settings: Settings) -> PredictionCache | None:
     return LRUCache(settings.cache_size) if settings.cache_size > 0 else None
 
 
-def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
-    """Build the app; the model loads in the lifespan (``/readyz`` answers 503 until then)."""
+def load_emotion_engine(settings: Settings) -> Engine:
+    """The emotion model a server runs: ``settings.emotion_model`` (default: the shipped one), run as the
+    sentiment model is (threads, batching, long texts), refused at startup unless it has the seven emotions."""
+    engine = Engine.load(
+        settings.emotion_model or EMOTION_MODEL_NAME,
+        settings=settings,
+        threads=settings.inference_threads(),
+        spinning=settings.ort_spinning,
+        long_text=settings.long_text,
+        batch_size=settings.engine_batch_size,
+        token_budget=settings.max_batch_tokens,
+        call_cost_tokens=DEFAULT_CALL_COST_TOKENS,
+    )
+    EmotionScorer(engine)  # a model without the seven emotions fails here, not on the first request
+    return engine
+
+
+def create_app(
+    settings: Settings | None = None, engine: Engine | None = None, emotion_engine: Engine | None = None
+) -> FastAPI:
+    """Build the app; the models load in the lifespan (``/readyz`` answers 503 until then).
+
+    With ``settings.emotions`` (the default) the emotion model loads too: ``emotion_engine`` when given,
+    else ``settings.emotion_model``. With emotions off no emotion model is loaded, ``emotion_engine`` or not.
+    """
     settings = settings or get_settings()
     metrics = Metrics()
     state = ServerState(settings=settings, metrics=metrics, engine=engine, instance=instance_id(settings))
@@ -56,6 +82,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if state.engine is None:
             state.engine = await asyncio.to_thread(Engine.for_serving, settings)
+        if settings.emotions:
+            state.emotion_engine = emotion_engine or await asyncio.to_thread(load_emotion_engine, settings)
+            state.emotion_scorer()  # checks the labels of a handed-in engine too
         board, slot = this_workers_board()
         state.batcher = DynamicBatcher(
             state.engine,
@@ -68,6 +97,19 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             board_slot=slot,
         )
         await state.batcher.start()
+        if state.emotion_engine is not None:
+            state.emotion_batcher = DynamicBatcher(
+                state.emotion_engine,
+                max_batch_size=settings.max_batch_size,
+                max_latency_ms=settings.max_latency_ms,
+                max_queue_size=settings.max_queue_size,
+                timeout_s=settings.request_timeout_s,
+                on_batch=metrics.observe_batch,
+                load_board=board,  # the same worker's slot: its engine calls run on the same thread
+                board_slot=slot,
+                executor=state.batcher.executor,
+            )
+            await state.emotion_batcher.start()
         state.cache = build_cache(settings)
         state.ready = True
         wide = state.engine.wide_backend
@@ -80,6 +122,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             if wide is not None
             else "one inference session",
         )
+        if state.emotion_engine is not None:
+            log.info("emotions from %s (version %s)", state.emotion_engine.info.name, state.emotion_engine.info.version)
         state.lifecycle = await start_lifecycle(state)
         if settings.gc_freeze:
             # Libraries, model and app live as long as the process, yet every full garbage collection
@@ -92,6 +136,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         finally:
             # Stop taking new work, then finish what is queued: a SIGTERM drains, it does not drop.
             state.ready = False
+            if state.emotion_batcher is not None:  # first: it shares the sentiment batcher's thread
+                await state.emotion_batcher.stop(drain=True)
             await state.batcher.stop(drain=True)
             await stop_lifecycle(state.lifecycle)
 

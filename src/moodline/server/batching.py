@@ -115,6 +115,7 @@ class DynamicBatcher:
         on_batch: BatchObserver | None = None,
         load_board: LoadBoard | None = None,
         board_slot: int | None = 0,
+        executor: ThreadPoolExecutor | None = None,
     ) -> None:
         self.engine = engine
         # Where this worker shows it is running the engine, and sees whether the others are: a batch
@@ -130,13 +131,20 @@ class DynamicBatcher:
         self._queue: deque[_Item] = deque()
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        # One inference at a time: ONNX Runtime already uses every core for a batch.
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="moodline-inference")
+        # One inference at a time: ONNX Runtime already uses every core for a batch. A second model (the
+        # emotions) gets its own batcher on the same one-thread ``executor``, so the two never run at once.
+        self._owns_executor = executor is None
+        self._executor = executor or ThreadPoolExecutor(max_workers=1, thread_name_prefix="moodline-inference")
         # (seconds, texts) of recent batches. Their ratio weighs each batch by its size, so a slow
         # one-text batch (a cold shape, a quiet moment) barely moves the estimate that full batches set.
         self._recent_batches: deque[tuple[float, int]] = deque(maxlen=32)
         self._free_since = 0.0  # when the last batch ended
         self._expected = max_batch_size  # texts in play during the last batch: what to wait for
+
+    @property
+    def executor(self) -> ThreadPoolExecutor:
+        """The one inference thread, for a second batcher to share."""
+        return self._executor
 
     @property
     def queue_depth(self) -> int:
@@ -167,7 +175,8 @@ class DynamicBatcher:
             item = self._queue.popleft()
             if not item.future.done():
                 item.future.set_exception(QueueTimeoutError("server is shutting down"))
-        self._executor.shutdown(wait=True)
+        if self._owns_executor:
+            self._executor.shutdown(wait=True)
 
     async def predict(self, texts: Sequence[str]) -> tuple[list[Prediction], BatchTiming]:
         """Score ``texts`` (already validated) together with whatever else is queued."""

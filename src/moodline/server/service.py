@@ -7,8 +7,10 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from moodline.core.errors import InvalidInputError
 from moodline.core.settings import Settings
 from moodline.core.texts import check_texts
+from moodline.inference.emotions import EmotionPrediction, EmotionScorer
 from moodline.inference.engine import Engine, LongTextMode
 from moodline.inference.prediction import Prediction
 from moodline.inference.three_way import DEFAULT_BAND, ThreeWayScorer, parse_band
@@ -51,7 +53,11 @@ class ServerState:
     ready: bool = False
     instance: str = ""  # this process's name behind a load balancer
     lifecycle: LifecycleServices | None = None
+    # The emotion model, when the settings enable emotions: its own batcher on the same inference thread.
+    emotion_engine: Engine | None = None
+    emotion_batcher: DynamicBatcher | None = None
     _three_way: ThreeWayScorer | None = field(default=None, repr=False)
+    _emotions: EmotionScorer | None = field(default=None, repr=False)
 
     @property
     def metrics_registry(self) -> CollectorRegistry:
@@ -92,6 +98,37 @@ class ServerState:
             self._three_way = ThreeWayScorer(self.served_engine(), band)
         return self._three_way
 
+    @property
+    def emotions_enabled(self) -> bool:
+        """Whether this server scores emotions (``MOODLINE_EMOTIONS``, on by default)."""
+        return self.emotion_engine is not None
+
+    def emotion_scorer(self) -> EmotionScorer:
+        """The emotion view of the emotion model (made once); refuses when emotions are off."""
+        if self.emotion_engine is None:
+            raise InvalidInputError("emotions are switched off on this server (MOODLINE_EMOTIONS=0)")
+        if self._emotions is None:
+            self._emotions = EmotionScorer(self.emotion_engine)
+        return self._emotions
+
+    def wants_emotions(self, asked: bool | None) -> bool:
+        """A request's ``emotions`` option against the server's: unset follows the server; on when off is refused."""
+        if asked is None:
+            return self.emotions_enabled
+        if asked and not self.emotions_enabled:
+            self.emotion_scorer()  # raises the clear error
+        return asked
+
+    async def predict_emotions(self, texts: list[str]) -> list[EmotionPrediction]:
+        """Emotions of ``texts`` (already checked by :meth:`predict`): cache, then the emotion batcher."""
+        scorer = self.emotion_scorer()
+        assert self.emotion_batcher is not None  # set with the emotion engine
+        # Keyed apart from sentiment even if both models carried the same version string.
+        info = scorer.engine.info
+        namespace = f"emotions/{info.name}/{info.version}"
+        result = await self._predict_with(scorer.engine, self.emotion_batcher, texts, None, namespace)
+        return scorer.from_predictions(result.predictions)
+
     def validate(self, texts: list[str]) -> None:
         check_texts(texts, max_chars=self.settings.max_text_chars, max_texts=self.settings.max_texts_per_request)
 
@@ -123,11 +160,22 @@ class ServerState:
 
     async def _predict_checked(self, texts: list[str], long_text: LongTextMode | None) -> ScoreResult:
         """:meth:`predict` for texts already checked (a request's, by :meth:`validate`): checked once, not twice."""
-        started = time.perf_counter()
-        engine = self.served_engine()
         assert self.batcher is not None  # guaranteed once ready
+        engine = self.served_engine()
+        return await self._predict_with(engine, self.batcher, texts, long_text, engine.info.version)
+
+    async def _predict_with(
+        self,
+        engine: Engine,
+        batcher: DynamicBatcher,
+        texts: list[str],
+        long_text: LongTextMode | None,
+        key_version: str,
+    ) -> ScoreResult:
+        """Cache, then ``batcher`` for the misses; cache keys hold ``key_version``, so models never mix."""
+        started = time.perf_counter()
         mode = long_text or engine.long_text
-        keys = [cache_key(engine.info.version, text, mode) for text in texts]
+        keys = [cache_key(key_version, text, mode) for text in texts]
         cached = await self._cache_get(keys)
         missing = [i for i, hit in enumerate(cached) if hit is None]
         hits = len(texts) - len(missing)
@@ -140,9 +188,9 @@ class ServerState:
             indices = missing[first : first + piece]
             miss_texts = [texts[i] for i in indices]
             if mode == engine.long_text:
-                fresh, taken = await self.batcher.predict(miss_texts)
+                fresh, taken = await batcher.predict(miss_texts)
             else:  # a per-request mode other than the server's: its own engine call, on the inference thread
-                fresh, taken = await self.batcher.predict_direct(miss_texts, mode)
+                fresh, taken = await batcher.predict_direct(miss_texts, mode)
             timing = BatchTiming(timing.queue_s + taken.queue_s, timing.inference_s + taken.inference_s)
             for index, prediction in zip(indices, fresh, strict=True):
                 results[index] = prediction

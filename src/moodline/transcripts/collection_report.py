@@ -8,6 +8,8 @@ back by a program:
 - charts ``#chart-call-sentiment``, ``#chart-call-negative`` (one ``g.bar`` per analysed call) and
   ``#chart-speaker-talk``, ``#chart-speaker-sentiment`` (one per speaker), each bar with ``data-label``
   (the file or speaker) and ``data-value`` (the number; empty when unknown);
+- ``#chart-speaker-emotions`` (when the calls were scored for emotions): one ``g.bar`` per speaker with
+  ``data-label``, holding one ``rect`` per emotion with ``data-emotion`` and ``data-value`` (its share);
 - tables ``#calls-table`` (rows ``tr[data-file]``) and ``#speakers-table`` (rows ``tr[data-speaker]``),
   cells ``td[data-column][data-value]``.
 
@@ -27,7 +29,7 @@ from html import escape
 from typing import Any
 
 from moodline.core.spreadsheet import spreadsheet_row
-from moodline.transcripts.report import LABEL_COLOURS
+from moodline.transcripts.report import EMOTION_COLOURS, LABEL_COLOURS
 
 __all__ = ["render_dashboard", "render_table_csv"]
 
@@ -121,6 +123,44 @@ def _bar_chart(
     return "\n".join(parts)
 
 
+def _stacked_chart(chart_id: str, title: str, rows: Sequence[dict[str, Any]], emotions: Sequence[str]) -> str:
+    """One bar per speaker, split into its emotion shares (columns ``emotion_<name>``), with a legend."""
+    plot = _WIDTH - _LABEL_WIDTH - _VALUE_WIDTH
+    height = _ROW * max(1, len(rows)) + 34
+    parts = [
+        f'<svg id="{chart_id}" class="chart" viewBox="0 0 {_WIDTH} {height}" role="img" '
+        f'aria-label="{escape(title)}" data-count="{len(rows)}">'
+    ]
+    for index, row in enumerate(rows):
+        top = 5 + index * _ROW
+        label = str(row["speaker"])
+        parts.append(f'<g class="bar" data-label="{escape(label)}">')
+        parts.append(
+            f'<text x="{_LABEL_WIDTH - 8}" y="{top + 15}" class="label">{escape(_short(label, tail=False))}</text>'
+        )
+        x = float(_LABEL_WIDTH)
+        for emotion in emotions:
+            value = row.get(f"emotion_{emotion}")
+            width = (value or 0.0) * plot
+            parts.append(
+                f'<rect x="{x:.1f}" y="{top + 3}" width="{width:.1f}" height="{_ROW - 6}" '
+                f'fill="{EMOTION_COLOURS.get(emotion, "#777")}" data-emotion="{escape(emotion)}" '
+                f'data-value="{_data_value(value)}"><title>{escape(label)}: {escape(emotion)} '
+                f"{'n/a' if value is None else format(value, '.0%')}</title></rect>"
+            )
+            x += width
+        parts.append("</g>")
+    legend_y = height - 10
+    for index, emotion in enumerate(emotions):
+        x = _LABEL_WIDTH + index * 90
+        parts.append(
+            f'<rect x="{x}" y="{legend_y - 10}" width="10" height="10" fill="{EMOTION_COLOURS.get(emotion, "#777")}"/>'
+            f'<text x="{x + 14}" y="{legend_y}" class="value">{escape(emotion)}</text>'
+        )
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
 def _table(table_id: str, key: str, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
     head = "".join(f"<th>{escape(column.replace('_', ' '))}</th>" for column in columns)
     body = []
@@ -182,6 +222,14 @@ def render_dashboard(summary: dict[str, Any]) -> str:
         signed=True,
         percent=False,
     )
+    emotions = [c.removeprefix("emotion_") for c in summary["columns"]["speakers"] if c.startswith("emotion_")]
+    speaker_emotions = (
+        "<h2>Emotions per speaker</h2><p class='muted'>Share of each speaker's utterances by top emotion, "
+        "weighted by utterances across calls.</p>"
+        + _stacked_chart("chart-speaker-emotions", "Emotions per speaker", speakers, emotions)
+        if emotions
+        else ""
+    )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Conversation sentiment across {totals["calls"]} calls</title>
@@ -212,6 +260,7 @@ Mean sentiment {mean}; negative {negative} of utterances.</p>
 <h2>Mean sentiment per speaker</h2>
 <p class="muted">Weighted by each speaker's utterances.</p>
 {speaker_sentiment}
+{speaker_emotions}
 <h2>Calls</h2>
 {_table("calls-table", "file", summary["calls"], summary["columns"]["calls"])}
 <h2>Speakers</h2>

@@ -10,6 +10,9 @@ Example::
     insights = analyse(read_transcript("call.vtt"), ThreeWayScorer(Engine.load()), window=5)
     insights.summary.mean_sentiment, insights.turning_points[0].quote
 
+    emotions = EmotionScorer(Engine.load(EMOTION_MODEL_NAME))   # moodline.inference.emotions / .sources
+    analyse(read_transcript("call.vtt"), ThreeWayScorer(Engine.load()), emotions=emotions).emotions.overall
+
 Sentiment scores are signed, in ``[-1, 1]`` (see :mod:`moodline.inference.three_way`); labels are ``negative``,
 ``neutral`` or ``positive``. Times are seconds from the source, ``null`` where it has none.
 
@@ -38,6 +41,10 @@ JSON schema of :meth:`ConversationInsights.to_dict`::
         speaker, text, label            str
         start, end                      float | null
         sentiment                       float
+        emotion                         str     top emotion (only when emotions were scored)
+        emotion_score                   float   its probability (only when emotions were scored)
+        emotions                        {emotion: float}   every emotion's probability, rounded to 4
+                                        places (only when emotions were scored)
     timeline          object
         overall                         list[float], one per utterance: trailing rolling mean sentiment
         per_speaker                     {speaker: {positions: list[int], values: list[float]}}: the rolling
@@ -74,19 +81,24 @@ JSON schema of :meth:`ConversationInsights.to_dict`::
         mean_sentiment, strength        float   strength = utterances * |mean_sentiment|
         quotes                          list of {position: int, speaker, text: str, sentiment: float,
                                         start: float | null}: the most extreme, in conversation order
+    emotions          object, or null when emotions were not scored: ``labels``, ``overall`` shares,
+                      ``speakers`` ({speaker: {shares, dominant, utterances}}) and ``timeline`` (shares
+                      per window of utterances); the schema is in :mod:`moodline.transcripts.emotions`
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from moodline.core.errors import InvalidInputError
+from moodline.inference.emotions import EmotionPrediction, EmotionScorer
 from moodline.inference.three_way import THREE_WAY_LABELS, ThreeWayPrediction, ThreeWayScorer
 from moodline.transcripts.conversation_metrics import ConversationMetrics, conversation_metrics
+from moodline.transcripts.emotions import EmotionSummary, summarise_emotions
 from moodline.transcripts.model import Transcript, Turn, Utterance
 from moodline.transcripts.segments import DEFAULT_SEGMENT_RULES, SegmentRules, SentimentSegment, find_segments
 
@@ -101,9 +113,13 @@ __all__ = [
     "TurningPoint",
     "UtteranceSentiment",
     "analyse",
+    "with_emotion",
 ]
 
 DROP_THRESHOLD = 0.3
+# Per-utterance emotion probabilities are rounded: seven of them per line would otherwise dominate the JSON.
+EMOTION_DIGITS = 4
+_UTTERANCE_EMOTION_KEYS = ("emotion", "emotion_score", "emotions")
 
 
 @dataclass(frozen=True)
@@ -116,6 +132,9 @@ class UtteranceSentiment:
     end: float | None
     label: str
     sentiment: float
+    emotion: str | None = None
+    emotion_score: float | None = None
+    emotions: dict[str, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -202,9 +221,15 @@ class ConversationInsights:
     most_positive: list[KeyMoment]
     conversation_metrics: ConversationMetrics
     segments: list[SentimentSegment]
+    emotions: EmotionSummary | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        result = asdict(self)
+        if self.emotions is None:  # not scored: the per-utterance fields are absent, not null
+            for utterance in result["utterances"]:
+                for key in _UTTERANCE_EMOTION_KEYS:
+                    del utterance[key]
+        return result
 
 
 def check_insight_options(*, window: int = 5, top: int = 3, drop_threshold: float = DROP_THRESHOLD) -> None:
@@ -234,10 +259,12 @@ def analyse(
     drop_threshold: float = DROP_THRESHOLD,
     top: int = 3,
     segment_rules: SegmentRules = DEFAULT_SEGMENT_RULES,
+    emotions: EmotionScorer | None = None,
 ) -> ConversationInsights:
-    """Score every utterance of ``transcript`` with ``scorer`` and :func:`summarise` it.
+    """Score every utterance of ``transcript`` with ``scorer`` (and ``emotions``, when given) and :func:`summarise` it.
 
-    A server scores through its batcher and cache instead, then calls :func:`summarise` itself.
+    Each scorer makes one engine call for all the utterances. A server scores through its batcher and
+    cache instead, then calls :func:`summarise` itself.
 
     Example::
 
@@ -246,7 +273,8 @@ def analyse(
     """
     check_insight_options(window=window, top=top, drop_threshold=drop_threshold)
     pieces = utterances_to_score(transcript, max_chars)
-    predictions = scorer.score([u.text for u in pieces])
+    texts = [u.text for u in pieces]
+    predictions = scorer.score(texts)
     return summarise(
         transcript,
         pieces,
@@ -255,6 +283,7 @@ def analyse(
         drop_threshold=drop_threshold,
         top=top,
         segment_rules=segment_rules,
+        emotions=emotions.score(texts) if emotions is not None else None,
     )
 
 
@@ -267,9 +296,12 @@ def summarise(
     drop_threshold: float = DROP_THRESHOLD,
     top: int = 3,
     segment_rules: SegmentRules = DEFAULT_SEGMENT_RULES,
+    emotions: Sequence[EmotionPrediction] | None = None,
 ) -> ConversationInsights:
     """Sentiment per speaker and over time from ``transcript``'s utterances and their predictions; no scoring.
 
+    ``emotions``, one per utterance when given, add each utterance's emotion and the ``emotions``
+    summary (:mod:`moodline.transcripts.emotions`); without them ``emotions`` is ``None``.
     Rolling averages are trailing means over the last ``window`` utterances (fewer at the start). A
     turning point is an utterance where the rolling overall sentiment changes sign, or falls by more than
     ``drop_threshold`` from the previous utterance's value. ``conversation_metrics`` come from the
@@ -280,6 +312,8 @@ def summarise(
         UtteranceSentiment(u.position, u.turn_index, u.speaker, u.text, u.start, u.end, p.label, p.sentiment)
         for u, p in zip(pieces, predictions, strict=True)
     ]
+    if emotions is not None:
+        utterances = [with_emotion(u, e) for u, e in zip(utterances, emotions, strict=True)]
     turns = transcript.turns()
     sentiment = np.array([u.sentiment for u in utterances])
     overall = _rolling(sentiment, window)
@@ -300,7 +334,14 @@ def summarise(
         most_positive=[_moment(utterances[i]) for i in np.argsort(-sentiment, kind="stable")[:top] if sentiment[i] > 0],
         conversation_metrics=conversation_metrics(transcript),
         segments=find_segments(utterances, segment_rules),
+        emotions=summarise_emotions(utterances) if emotions is not None else None,
     )
+
+
+def with_emotion(utterance: UtteranceSentiment, emotion: EmotionPrediction) -> UtteranceSentiment:
+    """``utterance`` with its emotion: the top label, its probability and every emotion's, rounded."""
+    rounded = {name: round(p, EMOTION_DIGITS) for name, p in emotion.scores.items()}
+    return replace(utterance, emotion=emotion.label, emotion_score=emotion.score, emotions=rounded)
 
 
 def _rolling(values: np.ndarray, window: int) -> list[float]:

@@ -18,9 +18,21 @@ from typing import Any
 
 from moodline.core.spreadsheet import spreadsheet_row
 
-__all__ = ["CSV_COLUMNS", "SEGMENT_CSV_COLUMNS", "render_csv", "render_html", "render_segments_csv", "write_pngs"]
+__all__ = [
+    "CSV_COLUMNS",
+    "EMOTION_COLOURS",
+    "EMOTION_CSV_COLUMNS",
+    "SEGMENT_CSV_COLUMNS",
+    "csv_columns",
+    "render_csv",
+    "render_html",
+    "render_segments_csv",
+    "write_pngs",
+]
 
 CSV_COLUMNS = ("position", "turn_index", "speaker", "start", "end", "label", "sentiment", "text")
+# Inserted before "text" when emotions were scored, so that the free text stays the last column.
+EMOTION_CSV_COLUMNS = ("emotion", "emotion_score")
 # One row per quote: a segment's own columns repeat on each of its (one to three) quotes.
 SEGMENT_CSV_COLUMNS = (
     "segment",
@@ -43,6 +55,15 @@ SEGMENT_CSV_COLUMNS = (
 # Speaker colours avoid red and green, which mark negative and positive utterances.
 PALETTE = ("#1f77b4", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#bcbd22", "#393b79")
 LABEL_COLOURS = {"negative": "#d62728", "neutral": "#9e9e9e", "positive": "#2ca02c"}
+EMOTION_COLOURS = {
+    "joy": "#f2b701",
+    "surprise": "#17becf",
+    "anger": "#d62728",
+    "sadness": "#1f77b4",
+    "fear": "#9467bd",
+    "disgust": "#8c564b",
+    "neutral": "#c7c7c7",
+}
 WIDTH, HEIGHT, PAD = 900, 320, 48
 
 
@@ -80,7 +101,8 @@ def _timeline_svg(insights: dict[str, Any]) -> str:
             f'stroke="{colour}"><title>{escape(speaker)}</title></polyline>'
         )
     for u in utterances:
-        tip = f"{u['speaker']} {_clock(u['start'])}: {u['text']}"
+        felt = f" [{u['emotion']}]" if u.get("emotion") else ""
+        tip = f"{u['speaker']} {_clock(u['start'])}{felt}: {u['text']}"
         parts.append(
             f'<circle cx="{x(u["position"]):.1f}" cy="{y(u["sentiment"]):.1f}" r="3.5" '
             f'fill="{LABEL_COLOURS[u["label"]]}"><title>{escape(tip)}</title></circle>'
@@ -203,6 +225,81 @@ def _segments(insights: dict[str, Any]) -> str:
     return '<ol id="segments">' + "".join(items) + "</ol>"
 
 
+def _emotion_bar(shares: dict[str, float], labels: list[str]) -> str:
+    """One stacked bar of emotion shares; each piece says its emotion and share on hover."""
+    return "".join(
+        f'<span class="seg" style="width:{shares[e] * 100:.1f}%;background:{EMOTION_COLOURS.get(e, "#777")}" '
+        f'title="{e} {shares[e]:.0%}"></span>'
+        for e in labels
+        if shares[e] > 0
+    )
+
+
+def _emotions_section(insights: dict[str, Any]) -> str:
+    """Per speaker emotion shares (stacked bars) and the emotions over the call (a stacked bar per window)."""
+    emotions = insights.get("emotions")
+    if not emotions:
+        return "<p class='muted'>Emotions were not scored (--no-emotions).</p>"
+    labels = emotions["labels"]
+    legend = " ".join(
+        f'<span class="dot" style="background:{EMOTION_COLOURS.get(e, "#777")}"></span>{e}' for e in labels
+    )
+    overall = ", ".join(f"{e} {emotions['overall'][e]:.0%}" for e in labels if emotions["overall"][e] > 0)
+    rows = [
+        f"<tr><td>{escape(name)}</td><td>{s['dominant']}</td><td>{s['utterances']}</td>"
+        f'<td class="bar">{_emotion_bar(s["shares"], labels)}</td></tr>'
+        for name, s in emotions["speakers"].items()
+    ]
+    windows = emotions["timeline"]
+    width = (WIDTH - 2 * PAD) / max(1, len(windows))
+    height = 140
+    bars = []
+    for index, window in enumerate(windows):
+        top = 10.0
+        for e in labels:
+            piece = window["shares"][e] * height
+            if piece > 0:
+                when = f" {_clock(window['start'])}–{_clock(window['end'])}" if window["start"] is not None else ""
+                bars.append(
+                    f'<rect x="{PAD + index * width:.1f}" y="{top:.1f}" width="{width * 0.9:.1f}" '
+                    f'height="{piece:.1f}" fill="{EMOTION_COLOURS.get(e, "#777")}"><title>utterances '
+                    f"{window['first_position']}–{window['last_position']}{when}: {e} "
+                    f"{window['shares'][e]:.0%}</title></rect>"
+                )
+                top += piece
+    timeline = (
+        f'<svg id="emotion-timeline" viewBox="0 0 {WIDTH} {height + 20}" role="img" '
+        f'aria-label="Emotions over time">{"".join(bars)}</svg>'
+    )
+    return (
+        f'<p id="emotion-overall">Overall: {overall}.</p><p class="muted">{legend}</p>'
+        '<table id="speaker-emotions"><thead><tr><th>speaker</th><th>dominant</th><th>utterances</th>'
+        f"<th>emotions</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        f'<h3>Emotions over the call</h3><p class="muted">Shares in {len(windows)} consecutive stretches of '
+        f"utterances, start to end (hover for the figures).</p>{timeline}"
+    )
+
+
+def _utterance_table(insights: dict[str, Any]) -> str:
+    """Every utterance with its sentiment (and emotion, when scored), folded away by default."""
+    scored = insights.get("emotions") is not None
+    rows = []
+    for u in insights["utterances"]:
+        emotion = f"<td>{u['emotion']} {u['emotion_score']:.2f}</td>" if scored else ""
+        rows.append(
+            f"<tr><td>{u['position']}</td><td>{_clock(u['start'])}</td><td>{escape(u['speaker'])}</td>"
+            f'<td style="color:{LABEL_COLOURS[u["label"]]}">{u["label"]} {u["sentiment"]:+.2f}</td>'
+            f"{emotion}<td>{escape(u['text'])}</td></tr>"
+        )
+    head = "<th>emotion</th>" if scored else ""
+    return (
+        f'<details><summary>All {len(rows)} utterances</summary><table id="utterances"><thead><tr><th>#</th>'
+        f"<th>time</th><th>speaker</th><th>sentiment</th>{head}<th>text</th></tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table></details>"
+    )
+
+
 def render_html(insights: dict[str, Any]) -> str:
     """The whole report as one HTML document with no external resources."""
     summary = insights["summary"]
@@ -237,6 +334,8 @@ dots are single utterances (hover for the quote).</p>
 {_timeline_svg(insights)}
 <h2>Speakers</h2>
 {_speaker_bars(insights)}
+<h2>Emotions</h2>
+{_emotions_section(insights)}
 <h2>How the conversation was held</h2>
 {_metrics_section(insights)}
 <h2>Stretches of one mood</h2>
@@ -248,12 +347,21 @@ dots are single utterances (hover for the quote).</p>
 {_moments(insights["most_negative"], "No negative moments.")}
 <h2>Most positive moments</h2>
 {_moments(insights["most_positive"], "No positive moments.")}
+<h2>Utterances</h2>
+{_utterance_table(insights)}
 </body></html>
 """
 
 
+def csv_columns(insights: dict[str, Any]) -> tuple[str, ...]:
+    """:data:`CSV_COLUMNS`, with :data:`EMOTION_CSV_COLUMNS` before ``text`` when emotions were scored."""
+    if insights.get("emotions") is None:
+        return CSV_COLUMNS
+    return (*CSV_COLUMNS[:-1], *EMOTION_CSV_COLUMNS, CSV_COLUMNS[-1])
+
+
 def render_csv(insights: dict[str, Any], *, raw_csv: bool = False) -> str:
-    """One row per utterance (:data:`CSV_COLUMNS`), with a header.
+    """One row per utterance (:func:`csv_columns`: emotion columns only when emotions were scored), with a header.
 
     Speaker names and utterances come from the transcript, that is from whoever joined the call or wrote
     the file: a cell a spreadsheet would run as a formula gets a leading ``'`` unless ``raw_csv``
@@ -261,9 +369,10 @@ def render_csv(insights: dict[str, Any], *, raw_csv: bool = False) -> str:
     """
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
+    columns = csv_columns(insights)
+    writer.writerow(columns)
     for utterance in insights["utterances"]:
-        row = [utterance[column] for column in CSV_COLUMNS]
+        row = [utterance[column] for column in columns]
         writer.writerow(row if raw_csv else spreadsheet_row(row))
     return buffer.getvalue()
 
@@ -297,7 +406,8 @@ def render_segments_csv(insights: dict[str, Any], *, raw_csv: bool = False) -> s
 
 
 def write_pngs(insights: dict[str, Any], directory: Path) -> list[Path]:
-    """``timeline.png`` (rolling sentiment per speaker) and ``speakers.png`` (label shares per speaker)."""
+    """``timeline.png`` (rolling sentiment per speaker), ``speakers.png`` (label shares per speaker) and,
+    when emotions were scored, ``emotions.png`` (emotion shares per speaker and over the call)."""
     from moodline.core.plots import pyplot, save_figure
 
     plt = pyplot()
@@ -327,4 +437,37 @@ def write_pngs(insights: dict[str, Any], directory: Path) -> list[Path]:
     fig.tight_layout()
     bars = directory / "speakers.png"
     save_figure(fig, bars, dpi=110)
-    return [timeline, bars]
+    if insights.get("emotions") is None:
+        return [timeline, bars]
+    return [timeline, bars, _write_emotions_png(insights["emotions"], directory / "emotions.png")]
+
+
+def _write_emotions_png(emotions: dict[str, Any], path: Path) -> Path:
+    """Stacked emotion shares: one bar per speaker (left), one bar per stretch of the call (right)."""
+    from moodline.core.plots import pyplot, save_figure
+
+    plt = pyplot()
+    labels, speakers, windows = emotions["labels"], emotions["speakers"], emotions["timeline"]
+    fig, (by_speaker, over_time) = plt.subplots(
+        1, 2, figsize=(12, 1.5 + 0.45 * max(len(speakers), 4)), gridspec_kw={"width_ratios": [1, 1.4]}
+    )
+    names = list(speakers)
+    left = [0.0] * len(names)
+    for emotion in labels:
+        values = [speakers[name]["shares"][emotion] for name in names]
+        by_speaker.barh(names, values, left=left, color=EMOTION_COLOURS.get(emotion), label=emotion)
+        left = [a + b for a, b in zip(left, values, strict=True)]
+    by_speaker.set(xlim=(0, 1), xlabel="share of utterances", title="Emotions by speaker")
+    by_speaker.invert_yaxis()
+    bottom = [0.0] * len(windows)
+    middles = [(w["first_position"] + w["last_position"]) / 2 for w in windows]
+    widths = [max(1.0, (w["last_position"] - w["first_position"] + 1) * 0.9) for w in windows]
+    for emotion in labels:
+        values = [w["shares"][emotion] for w in windows]
+        over_time.bar(middles, values, width=widths, bottom=bottom, color=EMOTION_COLOURS.get(emotion), label=emotion)
+        bottom = [a + b for a, b in zip(bottom, values, strict=True)]
+    over_time.set(ylim=(0, 1), xlabel="utterance", ylabel="share", title="Emotions over the call")
+    over_time.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
+    fig.tight_layout()
+    save_figure(fig, path, dpi=110)
+    return path

@@ -406,3 +406,36 @@ def test_csv_refused_by_the_api_shows_its_message(locked_page, locked_server, tm
     expect(locked_page.locator("#csv-error")).to_have_text(f"rows 1–2 could not be scored: {message} (HTTP 422)")
     expect(locked_page.locator("#csv-download")).to_be_hidden()
     screenshot(locked_page, "csv-error")
+
+
+def test_transcript_shows_emotions_per_speaker_and_per_utterance(page, server):
+    sample = SAMPLES / "zoom_customer_call.vtt"
+    expected = httpx.post(f"{server}/transcripts", files={"file": (sample.name, sample.read_bytes())}).json()
+    emotions = expected["emotions"]
+    assert emotions is not None  # the server scores emotions by default
+
+    page.locator("#transcript-file").set_input_files(str(sample))
+    page.get_by_role("button", name="Analyse").click()
+    expect(page.locator("#emotions-result")).to_be_visible()
+    rows = page.locator("#emotion-table tbody tr")
+    assert rows.count() == len(emotions["speakers"])
+    for index, (speaker, row) in enumerate(emotions["speakers"].items()):
+        expect(rows.nth(index)).to_have_attribute("data-speaker", speaker)
+        expect(rows.nth(index).locator(".dominant")).to_have_text(row["dominant"])
+        pieces = rows.nth(index).locator(".emotion-bar span")
+        shown = {
+            pieces.nth(i).get_attribute("data-emotion"): float(pieces.nth(i).get_attribute("data-share") or 0)
+            for i in range(pieces.count())
+        }
+        assert shown == pytest.approx({e: s for e, s in row["shares"].items() if s > 0})
+    page.locator("#utterances summary").click()
+    cells = page.locator("#utterance-table tbody td.emotion")
+    assert cells.count() == len(expected["utterances"])
+    assert cells.first.inner_text().startswith(expected["utterances"][0]["emotion"])
+    screenshot(page, "transcript-emotions")
+
+    # Unticked, the request asks for no emotions and the section hides.
+    page.locator("#transcript-emotions").uncheck()
+    page.get_by_role("button", name="Analyse").click()
+    expect(page.locator("#emotions-result")).to_be_hidden()
+    expect(page.locator("#utterance-table tbody td.emotion")).to_have_count(0)

@@ -14,13 +14,21 @@ from starlette.exceptions import HTTPException
 
 from moodline.core.errors import InvalidInputError, MoodlineError
 from moodline.core.texts import text_problem
+from moodline.inference.emotions import EmotionPrediction
 from moodline.server.dependencies import ERROR_RESPONSES, get_state, key_matches, ready_state, require_api_key
 from moodline.server.errors import ApiError
 from moodline.server.service import ServerState
 from moodline.transcripts import Cue, Transcript, get_parser, parse_transcript
 from moodline.transcripts.collection import CallCollection
 from moodline.transcripts.conversation_metrics import conversation_metrics
-from moodline.transcripts.insights import UtteranceSentiment, check_insight_options, summarise, utterances_to_score
+from moodline.transcripts.emotions import summarise_emotions
+from moodline.transcripts.insights import (
+    UtteranceSentiment,
+    check_insight_options,
+    summarise,
+    utterances_to_score,
+    with_emotion,
+)
 from moodline.transcripts.segments import find_segments
 
 __all__ = ["LiveConversation", "router"]
@@ -48,6 +56,11 @@ TRANSCRIPT_BODY = {
                             "description": "the transcript; repeat the part for several calls",
                         },
                         "format": {"type": "string", "description": "vtt, srt, sbv, otter, plain, json or csv"},
+                        "emotions": {
+                            "type": "string",
+                            "enum": ["true", "false", "1", "0", "yes", "no", "on", "off"],
+                            "description": "score each utterance's emotion (default: the server's setting, on)",
+                        },
                     },
                 },
             },
@@ -59,6 +72,7 @@ TRANSCRIPT_BODY = {
                         "transcript": {"type": "string"},
                         "format": {"type": "string"},
                         "window": {"type": "integer", "minimum": 1},
+                        "emotions": {"type": "boolean", "description": "default: the server's setting, on"},
                     },
                 },
             },
@@ -75,6 +89,7 @@ async def transcripts(request: Request) -> dict[str, Any]:
     state = await ready_state(request)
     content_type = request.headers.get("content-type", "")
     window: Any = 5
+    asked: Any = None
     if content_type.startswith("multipart/form-data"):
         limit = state.settings.max_transcript_files
         try:
@@ -89,13 +104,15 @@ async def transcripts(request: Request) -> dict[str, Any]:
         fmt = form.get("format")
         if fmt is not None and not isinstance(fmt, str):
             raise InvalidInputError("'format' must be a string")
+        asked = _form_flag(form.get("emotions"), "emotions")
         files = [
             (upload.filename or "upload", await upload.read()) for upload in uploads if isinstance(upload, UploadFile)
         ]
+        emotions = state.wants_emotions(asked)
         if len(files) > 1:
             if fmt:
                 get_parser(fmt)  # an unknown format is the request's mistake, not each file's
-            return await _analyse_many(state, files, fmt or None)
+            return await _analyse_many(state, files, fmt or None, emotions)
         [(name, data)] = files
     else:
         try:
@@ -106,26 +123,45 @@ async def transcripts(request: Request) -> dict[str, Any]:
             raise InvalidInputError("JSON body needs a 'transcript' string")
         data, name, fmt = body["transcript"], "transcript", body.get("format")
         window = body.get("window", 5)
+        asked = body.get("emotions")
+        if asked is not None and not isinstance(asked, bool):
+            raise InvalidInputError("'emotions' must be true or false")
     if fmt is not None and not isinstance(fmt, str):
         raise InvalidInputError("'format' must be a string")
     if not isinstance(window, int) or isinstance(window, bool) or window < 1:
         raise InvalidInputError("'window' must be a positive integer")
-    return await _analyse_one(state, data, name, fmt or None, window)
+    return await _analyse_one(state, data, name, fmt or None, window, state.wants_emotions(asked))
+
+
+_TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
+
+
+def _form_flag(value: Any, name: str) -> bool | None:
+    """A yes/no multipart field: ``None`` when absent or empty, else true/false (1/0, yes/no, on/off)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise InvalidInputError(f"'{name}' must be true or false")
 
 
 async def _analyse_one(
-    state: ServerState, data: bytes | str, name: str, fmt: str | None, window: int
+    state: ServerState, data: bytes | str, name: str, fmt: str | None, window: int, emotions: bool
 ) -> dict[str, Any]:
     conversation = parse_transcript(data, format=fmt, source=name)
     check_insight_options(window=window)
     utterances = utterances_to_score(conversation)
-    scored = await state.predict([u.text for u in utterances])
+    texts = [u.text for u in utterances]
+    scored = await state.predict(texts)
     predictions = state.three_way_scorer().from_predictions(scored.predictions)
-    result: dict[str, Any] = summarise(conversation, utterances, predictions, window=window).to_dict()
+    felt = await state.predict_emotions(texts) if emotions else None
+    result: dict[str, Any] = summarise(conversation, utterances, predictions, window=window, emotions=felt).to_dict()
     return result
 
 
-async def _analyse_many(state: ServerState, files: list[tuple[str, bytes]], fmt: str | None) -> dict[str, Any]:
+async def _analyse_many(
+    state: ServerState, files: list[tuple[str, bytes]], fmt: str | None, emotions: bool
+) -> dict[str, Any]:
     """Each file on its own: one that is not a transcript gets its error, the others their insights.
 
     The answer is 200 whenever the request itself is sound; each entry of ``calls`` says ``ok`` or
@@ -135,7 +171,7 @@ async def _analyse_many(state: ServerState, files: list[tuple[str, bytes]], fmt:
     calls: list[dict[str, Any]] = []
     for name, data in files:
         try:
-            insights = await _analyse_one(state, data, name, fmt, 5)
+            insights = await _analyse_one(state, data, name, fmt, 5, emotions)
         except InvalidInputError as exc:
             collection.add_failure(file=name, error=exc.message)
             calls.append({"file": name, "status": "failed", "error": {"type": exc.error_type, "message": exc.message}})
@@ -174,19 +210,31 @@ class LiveConversation:
         self.count += 1
         return rolling, alert
 
+    emotions: bool = False
+
     def remember(
-        self, speaker: str, text: str, start: float | None, end: float | None, label: str, sentiment: float
+        self,
+        speaker: str,
+        text: str,
+        start: float | None,
+        end: float | None,
+        label: str,
+        sentiment: float,
+        emotion: EmotionPrediction | None = None,
     ) -> None:
         """Keep an utterance (the one :meth:`add` just counted) for :meth:`summary`."""
         turn = 0
         if self.said:
             last = self.said[-1]
             turn = last.turn_index + (last.speaker != speaker)
-        self.said.append(UtteranceSentiment(self.count - 1, turn, speaker, text, start, end, label, sentiment))
+        said = UtteranceSentiment(self.count - 1, turn, speaker, text, start, end, label, sentiment)
+        self.said.append(with_emotion(said, emotion) if emotion is not None else said)
 
     def summary(self) -> dict[str, Any]:
-        """Conversation metrics and sentiment segments of the utterances kept so far, as in ``POST /transcripts``."""
+        """Conversation metrics, sentiment segments and (when scored) emotions of the utterances kept so far,
+        as in ``POST /transcripts``."""
         said = list(self.said)
+        emotions = summarise_emotions(said) if self.emotions and said else None
         cues = [Cue(u.speaker, u.text, u.start, u.end, i, i + 1) for i, u in enumerate(said)]
         metrics = conversation_metrics(Transcript(tuple(cues), format="live", source="live"))
         return {
@@ -195,14 +243,17 @@ class LiveConversation:
             "first_index": said[0].position if said else None,
             "conversation_metrics": metrics.to_dict(),
             "segments": [asdict(segment) for segment in find_segments(said)],
+            "emotions": asdict(emotions) if emotions is not None else None,
         }
 
 
 @router.websocket("/live")
 async def live(websocket: WebSocket) -> None:
-    """Score utterances as they happen: send {speaker, text, time, end}; get sentiment, rolling state, alerts.
+    """Score utterances as they happen: send {speaker, text, time, end}; get sentiment, emotion, rolling state, alerts.
 
-    A message ``{"type": "summary"}`` answers with the conversation metrics and sentiment segments so far.
+    A message ``{"type": "summary"}`` answers with the conversation metrics, sentiment segments and emotions
+    so far. ``?emotions=false`` on the URL leaves emotions out of the session (faster); so does
+    ``MOODLINE_EMOTIONS=0`` for the whole server.
     """
     state = get_state(websocket)  # type: ignore[arg-type]
     settings = state.settings
@@ -215,7 +266,13 @@ async def live(websocket: WebSocket) -> None:
     if not state.ready:
         await websocket.close(code=1013, reason="the model is still loading")
         return
+    try:
+        emotions = state.wants_emotions(_form_flag(websocket.query_params.get("emotions"), "emotions"))
+    except InvalidInputError as exc:
+        await websocket.close(code=1008, reason=exc.message)
+        return
     conversation = LiveConversation(settings.live_window, settings.live_alert_threshold, settings.live_alert_count)
+    conversation.emotions = emotions
     scorer = state.three_way_scorer()
     try:
         while True:
@@ -242,24 +299,26 @@ async def live(websocket: WebSocket) -> None:
                 continue
             try:
                 scored = await state.predict([text])
+                [felt] = await state.predict_emotions([text]) if emotions else [None]
             except MoodlineError as exc:  # at capacity, timed out: this message fails, the session goes on
                 await websocket.send_json({"type": "error", "message": exc.message})
                 continue
             [result] = scorer.from_predictions(scored.predictions)
             rolling, alert = conversation.add(speaker, result.sentiment)
-            conversation.remember(speaker, text, when, ends, result.label, result.sentiment)
-            await websocket.send_json(
-                {
-                    "type": "utterance",
-                    "index": conversation.count - 1,
-                    "speaker": speaker,
-                    "text": text,
-                    "time": when,
-                    "label": result.label,
-                    "sentiment": result.sentiment,
-                    "rolling": rolling,
-                }
-            )
+            conversation.remember(speaker, text, when, ends, result.label, result.sentiment, felt)
+            reply: dict[str, Any] = {
+                "type": "utterance",
+                "index": conversation.count - 1,
+                "speaker": speaker,
+                "text": text,
+                "time": when,
+                "label": result.label,
+                "sentiment": result.sentiment,
+                "rolling": rolling,
+            }
+            if felt is not None:
+                reply.update(emotion=felt.label, emotion_score=felt.score)
+            await websocket.send_json(reply)
             if alert:
                 await websocket.send_json(
                     {

@@ -28,11 +28,16 @@ async def readyz(state: StateDep) -> dict[str, str]:
 
 @router.get("/info")
 async def info(state: StateDep) -> dict[str, object]:
-    """Model name, version, labels and backend, and the server's batching and request limits."""
+    """Model name, version, labels and backend (and the emotion model's, or null), batching and request limits."""
     assert state.engine is not None and state.batcher is not None
     s = state.settings
     return {
         "model": {k: v for k, v in state.engine.info.to_dict().items() if k != "path"},  # no server paths
+        "emotion_model": (
+            {k: v for k, v in state.emotion_engine.info.to_dict().items() if k != "path"}
+            if state.emotion_engine is not None
+            else None
+        ),
         "batching": {
             "max_batch_size": s.max_batch_size,
             "max_latency_ms": s.max_latency_ms,

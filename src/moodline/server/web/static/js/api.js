@@ -105,14 +105,16 @@ export const predict = (texts, signal) => request("batch_predict", { method: "PO
 
 export const predictOne = (text, signal) => request("predict", { method: "POST", json: { text }, signal });
 
-export function analyseTranscript({ file, text, format }, signal) {
+export function analyseTranscript({ file, text, format, emotions = true }, signal) {
   if (file) {
     const form = new FormData();
     form.append("file", file, file.name);
     if (format) form.append("format", format);
+    if (!emotions) form.append("emotions", "false");
     return request("transcripts", { method: "POST", form, signal });
   }
   const json = { transcript: text };
   if (format) json.format = format;
+  if (!emotions) json.emotions = false;
   return request("transcripts", { method: "POST", json, signal });
 }

@@ -1,5 +1,5 @@
-// The transcript section: POST /transcripts, then the per-speaker table, the timeline chart
-// (uPlot, one series per speaker) and the key moments.
+// The transcript section: POST /transcripts, then the per-speaker table, the emotions per speaker,
+// the timeline chart (uPlot, one series per speaker), the key moments and every utterance.
 
 import { analyseTranscript, describe } from "./api.js";
 import { formatPercent, formatSeconds, formatSigned, labelClass } from "./format.js";
@@ -7,6 +7,16 @@ import { formatPercent, formatSeconds, formatSigned, labelClass } from "./format
 // Okabe-Ito: told apart with the common kinds of colour blindness.
 const PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#999933"];
 const CHART_HEIGHT = 280;
+// The colours of the HTML report (moodline.transcripts.report.EMOTION_COLOURS).
+const EMOTION_COLOURS = {
+  joy: "#f2b701",
+  surprise: "#17becf",
+  anger: "#d62728",
+  sadness: "#1f77b4",
+  fear: "#9467bd",
+  disgust: "#8c564b",
+  neutral: "#c7c7c7",
+};
 
 export function speakerColour(index) {
   if (index < PALETTE.length) return PALETTE[index];
@@ -18,6 +28,7 @@ export function setupTranscript() {
   const fileInput = document.getElementById("transcript-file");
   const textInput = document.getElementById("transcript-text");
   const formatSelect = document.getElementById("transcript-format");
+  const emotionsBox = document.getElementById("transcript-emotions");
   const submit = document.getElementById("transcript-submit");
   const status = document.getElementById("transcript-status");
   const error = document.getElementById("transcript-error");
@@ -43,7 +54,12 @@ export function setupTranscript() {
     submit.disabled = true;
     status.textContent = `Analysing ${file ? file.name : "the pasted transcript"}…`;
     try {
-      const insights = await analyseTranscript({ file, text, format: formatSelect.value });
+      const insights = await analyseTranscript({
+        file,
+        text,
+        format: formatSelect.value,
+        emotions: emotionsBox.checked,
+      });
       if (chart) chart.destroy();
       chart = render(insights);
       status.textContent = `Analysed ${insights.summary.utterances} utterances (${insights.format}).`;
@@ -72,8 +88,10 @@ function render(insights) {
   const colours = new Map(speakers.map((name, i) => [name, speakerColour(i)]));
   renderSummary(insights);
   renderSpeakers(insights.speakers, colours);
+  renderEmotions(insights.emotions, colours);
   const chart = renderTimeline(insights, speakers, colours);
   renderMoments(insights, chart);
+  renderUtterances(insights.utterances, insights.emotions !== null && insights.emotions !== undefined);
   document.getElementById("quote").hidden = true;
   return chart;
 }
@@ -117,6 +135,88 @@ function renderSpeakers(speakers, colours) {
         return cell;
       });
       row.append(name, ...cells);
+      return row;
+    }),
+  );
+}
+
+function shareText(shares, labels) {
+  return labels
+    .filter((label) => shares[label] > 0)
+    .sort((a, b) => shares[b] - shares[a])
+    .map((label) => `${label} ${formatPercent(shares[label])}`)
+    .join(" · ");
+}
+
+/** Emotion shares overall (a sentence) and per speaker (a stacked bar each); hidden when not scored. */
+function renderEmotions(emotions, colours) {
+  const box = document.getElementById("emotions-result");
+  box.hidden = !emotions;
+  if (!emotions) return;
+  const labels = emotions.labels;
+  document.getElementById("emotion-summary").textContent = `Emotions: ${shareText(emotions.overall, labels)}.`;
+  document.getElementById("emotion-legend").replaceChildren(
+    ...labels.map((label) => {
+      const item = document.createElement("span");
+      item.className = "legend-item";
+      item.append(swatch(EMOTION_COLOURS[label] || "#777"), label);
+      return item;
+    }),
+  );
+  const body = document.querySelector("#emotion-table tbody");
+  body.replaceChildren(
+    ...Object.entries(emotions.speakers).map(([speaker, row]) => {
+      const tr = document.createElement("tr");
+      tr.dataset.speaker = speaker;
+      const name = document.createElement("th");
+      name.scope = "row";
+      name.append(swatch(colours.get(speaker) || "#777"), speaker);
+      const dominant = document.createElement("td");
+      dominant.className = "dominant";
+      dominant.textContent = row.dominant;
+      const bar = document.createElement("div");
+      bar.className = "emotion-bar";
+      bar.setAttribute("role", "img");
+      bar.setAttribute("aria-label", shareText(row.shares, labels));
+      for (const label of labels) {
+        if (!(row.shares[label] > 0)) continue;
+        const piece = document.createElement("span");
+        piece.style.width = `${row.shares[label] * 100}%`;
+        piece.style.background = EMOTION_COLOURS[label] || "#777";
+        piece.title = `${label} ${formatPercent(row.shares[label])}`;
+        piece.dataset.emotion = label;
+        piece.dataset.share = String(row.shares[label]);
+        bar.append(piece);
+      }
+      const cell = document.createElement("td");
+      cell.append(bar);
+      tr.append(name, dominant, cell);
+      return tr;
+    }),
+  );
+}
+
+/** Every utterance with its sentiment and, when scored, its emotion (text set as text, never as HTML). */
+function renderUtterances(utterances, withEmotions) {
+  for (const header of document.querySelectorAll("#utterance-table .emotion-column")) header.hidden = !withEmotions;
+  const body = document.querySelector("#utterance-table tbody");
+  body.replaceChildren(
+    ...utterances.map((u) => {
+      const row = document.createElement("tr");
+      const cells = [
+        formatSeconds(u.start),
+        u.speaker,
+        `${u.label} ${formatSigned(u.sentiment)}`,
+        ...(withEmotions ? [`${u.emotion} ${formatPercent(u.emotion_score)}`] : []),
+        u.text,
+      ].map((text) => {
+        const cell = document.createElement("td");
+        cell.textContent = text;
+        return cell;
+      });
+      cells[2].className = labelClass(u.label);
+      if (withEmotions) cells[3].className = "emotion";
+      row.append(...cells);
       return row;
     }),
   );
@@ -180,7 +280,7 @@ function renderTimeline(insights, speakers, colours) {
     const index = chart.cursor.idx;
     if (index === null || index === undefined) return;
     const u = utterances[index];
-    showQuote(u.text, u.speaker, u.start, u.sentiment, u.label);
+    showQuote(u.text, u.speaker, u.start, u.sentiment, u.label, u.emotion);
   });
   renderLegend(chart, speakers, colours);
   chart.moodline = { utterances, x };
@@ -206,12 +306,14 @@ function renderLegend(chart, speakers, colours) {
   );
 }
 
-function showQuote(text, speaker, start, sentiment, label) {
+function showQuote(text, speaker, start, sentiment, label, emotion) {
   const figure = document.getElementById("quote");
   document.getElementById("quote-text").textContent = text;
   const when = start === null || start === undefined ? "" : ` at ${formatSeconds(start)}`;
   const tone = label ? `${label}, ` : "";
-  document.getElementById("quote-caption").textContent = `${speaker}${when} (${tone}sentiment ${formatSigned(sentiment)})`;
+  const felt = emotion ? `, ${emotion}` : "";
+  document.getElementById("quote-caption").textContent =
+    `${speaker}${when} (${tone}sentiment ${formatSigned(sentiment)}${felt})`;
   figure.dataset.speaker = speaker;
   figure.hidden = false;
 }
@@ -238,7 +340,14 @@ function renderMoments(insights, chart) {
         button.addEventListener("click", () => {
           const utterance = utterances[indexOf.get(moment.position)];
           const sentiment = moment.sentiment ?? (utterance ? utterance.sentiment : null);
-          showQuote(moment.quote, moment.speaker, moment.start, sentiment, moment.label || (utterance && utterance.label));
+          showQuote(
+            moment.quote,
+            moment.speaker,
+            moment.start,
+            sentiment,
+            moment.label || (utterance && utterance.label),
+            utterance && utterance.emotion,
+          );
           highlight(chart, indexOf.get(moment.position), x);
         });
         item.append(button);
