@@ -41,10 +41,11 @@ DEFAULT_FLOORS = {
     "meld-dev": {"weighted_f1": 0.62, "macro_f1": 0.55},
     "tweeteval-val": {"macro_recall": 0.68},
 }
-# Measured after calibration: MELD dev 0.069 (the worst set), TweetEval 0.048, DailyDialog 0.040,
-# SST-2 0.036. The target is 0.05 on each; MELD misses it (see the model card), so this ceiling only
-# guards against a calibration that got worse.
-ECE_CEILING = 0.08
+# Measured after calibration (a temperature by text length): MELD dev 0.051 (the worst set), DailyDialog
+# 0.050, TweetEval 0.048, SST-2 0.036. The target is 0.05 on each; MELD and DailyDialog miss it by a
+# hair (see the model card), so this ceiling guards against a calibration that got worse, with room
+# for another CPU's int8 rounding.
+ECE_CEILING = 0.065
 # 44 of the 60 sentences are scored right (the card lists the misses: calm complaints and praise read
 # as neutral); the target is all 60. The floor, 4 below, keeps them from slipping on any CPU kind.
 PLAIN_SENTENCES_FLOOR = 40
