@@ -439,3 +439,249 @@ def test_transcript_shows_emotions_per_speaker_and_per_utterance(page, server):
     page.get_by_role("button", name="Analyse").click()
     expect(page.locator("#emotions-result")).to_be_hidden()
     expect(page.locator("#utterance-table tbody td.emotion")).to_have_count(0)
+
+
+# Small timed calls, written by hand: the first has a stretch of negative utterances (a segment).
+CALL_A = """WEBVTT
+
+00:00:00.000 --> 00:00:04.000
+<v Dana>Thanks for joining, Marcus. How did the rollout go?
+
+00:00:04.500 --> 00:00:09.000
+<v Marcus>It was a disaster. The outage was awful and cost us a whole day.
+
+00:00:09.500 --> 00:00:13.000
+<v Dana>Oh no, that is terrible. I hate hearing that.
+
+00:00:12.500 --> 00:00:16.000
+<v Marcus>Support ignored our tickets and the dashboard kept crashing.
+
+00:00:16.400 --> 00:00:20.000
+<v Dana>That is unacceptable and really bad. Why did nobody call you?
+
+00:00:20.500 --> 00:00:24.000
+<v Marcus>We are furious, the team is exhausted and angry.
+
+00:00:25.000 --> 00:00:29.000
+<v Dana>We will fix it this week and credit your account.
+
+00:00:29.500 --> 00:00:33.000
+<v Marcus>Thank you, that is wonderful news. I really appreciate it.
+"""
+
+CALL_B = """WEBVTT
+
+00:00:00.000 --> 00:00:03.000
+<v Dana>Good morning, Priya and Sam. Shall we start?
+
+00:00:03.400 --> 00:00:07.000
+<v Priya>Yes! The launch went beautifully and customers love it.
+
+00:00:07.500 --> 00:00:10.000
+<v Sam>The numbers look great, sign-ups doubled this week.
+
+00:00:10.200 --> 00:00:13.000
+<v Dana>Fantastic work, everyone. What is next?
+
+00:00:14.000 --> 00:00:18.000
+<v Priya>We polish the onboarding and write the release notes.
+"""
+
+
+SPEAKER_FIGURES = (
+    "talk_seconds",
+    "talk_share",
+    "words",
+    "words_per_minute",
+    "longest_monologue_seconds",
+    "turns",
+    "questions",
+    "interruptions",
+    "mean_response_gap_seconds",
+)
+
+
+HOSTILE_NAME = "<img src=x onerror=window.pwned=1>.txt"
+
+
+def write_call(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def data_value(locator: Any) -> float | None:
+    raw = locator.get_attribute("data-value")
+    return None if raw == "" else float(raw)
+
+
+def test_one_call_shows_how_it_was_held_and_its_stretches_of_one_mood(page, server, tmp_path):
+    call = write_call(tmp_path, "rollout.vtt", CALL_A)
+    expected = httpx.post(f"{server}/transcripts", files={"file": (call.name, call.read_bytes())}).json()
+    metrics, segments = expected["conversation_metrics"], expected["segments"]
+    assert metrics["timed"] and segments, "the hand-made call should be timed and hold a stretch of one mood"
+
+    page.locator("#transcript-file").set_input_files(str(call))
+    page.get_by_role("button", name="Analyse").click()
+    expect(page.locator("#transcript-status")).to_contain_text(f"Analysed {expected['summary']['utterances']}")
+    expect(page.locator("#metrics-reason")).to_be_hidden()
+    figures = page.locator("#call-metrics [data-metric]")
+    assert sorted(figures.nth(i).get_attribute("data-metric") for i in range(figures.count())) == sorted(
+        metrics["call"]
+    )
+    for key, value in metrics["call"].items():
+        assert data_value(page.locator(f'#call-metrics [data-metric="{key}"]')) == pytest.approx(value), key
+    expect(page.locator('#call-metrics [data-metric="duration_seconds"] dd')).to_have_text("0:33")
+
+    rows = page.locator("#talk-table tbody tr")
+    assert [rows.nth(i).get_attribute("data-speaker") for i in range(rows.count())] == list(metrics["speakers"])
+    for speaker, figures_of in metrics["speakers"].items():
+        row = page.locator(f'#talk-table tr[data-speaker="{speaker}"]')
+        for column in SPEAKER_FIGURES:
+            assert data_value(row.locator(f'td[data-column="{column}"]')) == pytest.approx(figures_of[column]), column
+        gaps = row.locator('td[data-column="mean_response_gap_seconds"]')
+        assert float(gaps.get_attribute("data-median")) == pytest.approx(figures_of["median_response_gap_seconds"])
+
+    items = page.locator("#segment-list li.segment")
+    assert items.count() == len(segments)
+    for index, segment in enumerate(segments):
+        item = items.nth(index)
+        assert item.get_attribute("data-kind") == segment["kind"]
+        assert int(item.get_attribute("data-first")) == segment["first_position"]
+        assert int(item.get_attribute("data-last")) == segment["last_position"]
+        assert float(item.get_attribute("data-mean")) == pytest.approx(segment["mean_sentiment"])
+        expect(item.locator(".segment-head")).to_contain_text(", ".join(segment["speakers"]))
+        expect(item.locator(".segment-head")).to_contain_text(f"{segment['utterances']} utterances")
+        quotes = item.locator(".segment-quotes button q")
+        assert [quotes.nth(i).inner_text() for i in range(quotes.count())] == [q["text"] for q in segment["quotes"]]
+
+    # Choosing a quote opens every utterance at the one it quotes.
+    quote = segments[0]["quotes"][-1]
+    items.first.locator(f'button[data-position="{quote["position"]}"]').click()
+    target = page.locator(f'#utterance-table tr[data-position="{quote["position"]}"]')
+    expect(target).to_have_attribute("aria-current", "true")
+    expect(target).to_be_in_viewport()
+    expect(target).to_contain_text(quote["text"])
+    expect(page.locator("#quote-text")).to_have_text(quote["text"])
+    assert page.locator("#utterance-table tr[aria-current]").count() == 1
+    screenshot(page, "transcript-metrics-segments")
+
+
+def test_untimed_call_says_why_it_has_no_times(page, server):
+    text = "Ana: Are you happy with the new release?\nBen: Yes, it is lovely.\nAna: Great, thanks!\n"
+    expected = httpx.post(f"{server}/transcripts", json={"transcript": text, "format": "plain"}).json()
+    metrics = expected["conversation_metrics"]
+    assert not metrics["timed"] and metrics["reason"]
+
+    page.locator("#transcript-text").fill(text)
+    page.locator("#transcript-format").select_option("plain")
+    page.get_by_role("button", name="Analyse").click()
+    expect(page.locator("#metrics-reason")).to_have_text(f"No times: {metrics['reason']}")
+    duration = page.locator('#call-metrics [data-metric="duration_seconds"]')
+    expect(duration.locator("dd")).to_have_text("–")
+    assert duration.get_attribute("data-value") == ""
+    assert data_value(page.locator('#call-metrics [data-metric="questions"]')) == metrics["call"]["questions"]
+    assert page.locator("#segment-list li").count() == max(1, len(expected["segments"]))
+
+
+def test_several_calls_show_the_dashboard_and_name_the_broken_file(page, server, tmp_path):
+    files = [
+        write_call(tmp_path, "rollout.vtt", CALL_A),
+        write_call(tmp_path, "launch.vtt", CALL_B),
+        write_call(tmp_path, HOSTILE_NAME, "hello world\njust some words here\n"),  # named to be markup
+    ]
+    answer = httpx.post(
+        f"{server}/transcripts", files=[("file", (path.name, path.read_bytes())) for path in files]
+    ).json()
+    summary = answer["summary"]
+    assert summary["totals"]["calls"] == 2 and summary["totals"]["failed"] == 1
+    [failure] = summary["failures"]
+    assert failure["file"] == HOSTILE_NAME
+
+    page.locator("#transcript-file").set_input_files([str(path) for path in files])
+    page.get_by_role("button", name="Analyse").click()
+    expect(page.locator("#transcript-status")).to_have_text("Analysed 2 of 3 calls; 1 failed.")
+    expect(page.locator("#calls-result")).to_be_visible()
+    expect(page.locator("#transcript-result")).to_be_hidden()
+    sent = [r for r in page.recorder.requests if r.url.endswith("/transcripts")]
+    assert len(sent) == 1, "several files go in one request"
+    # Chromium does not expose a multipart body with files; the answer lists the files that one request held.
+    assert [call["file"] for call in sent[0].response().json()["calls"]] == [path.name for path in files]
+
+    totals = page.locator("#calls-totals")
+    assert [totals.get_attribute(f"data-{key}") for key in ("calls", "failed", "speakers")] == [
+        str(summary["totals"][key]) for key in ("calls", "failed", "speakers")
+    ]
+    broken = page.locator(f'#calls-failures li[data-file="{HOSTILE_NAME}"]')
+    expect(broken).to_have_text(f"{HOSTILE_NAME}: {failure['error']}")
+    assert page.locator("#calls-result img").count() == 0, "a file name was inserted as markup"
+    assert page.evaluate("window.pwned") is None
+
+    rows = page.locator("#calls-table tbody tr")
+    assert [rows.nth(i).get_attribute("data-file") for i in range(rows.count())] == [
+        r["file"] for r in summary["calls"]
+    ]
+    for index, expected_row in enumerate(summary["calls"]):
+        row = rows.nth(index)
+        assert row.get_attribute("data-status") == expected_row["status"]
+        for column in ("duration_seconds", "utterances", "speakers", "mean_sentiment", "negative_share"):
+            shown = data_value(row.locator(f'td[data-column="{column}"]'))
+            assert shown == pytest.approx(expected_row[column]), (expected_row["file"], column)
+    expect(rows.nth(2).locator('td[data-column="status"]')).to_have_text(f"failed: {failure['error']}")
+
+    emotions = [c.removeprefix("emotion_") for c in summary["columns"]["speakers"] if c.startswith("emotion_")]
+    assert emotions, "the server scores emotions by default"
+    speakers = page.locator("#speakers-table tbody tr")
+    assert [speakers.nth(i).get_attribute("data-speaker") for i in range(speakers.count())] == [
+        r["speaker"] for r in summary["speakers"]
+    ]
+    for index, expected_row in enumerate(summary["speakers"]):
+        row = speakers.nth(index)
+        for column in ("calls", "mean_talk_share", "mean_sentiment"):
+            assert data_value(row.locator(f'td[data-column="{column}"]')) == pytest.approx(expected_row[column])
+        shares = json.loads(row.locator('td[data-column="label_shares"]').get_attribute("data-value"))
+        assert shares == pytest.approx({label: expected_row[f"{label}_share"] for label in shares})
+        dominant = max(emotions, key=lambda e: expected_row[f"emotion_{e}"])  # max keeps the first of a tie
+        assert row.locator('td[data-column="dominant_emotion"]').get_attribute("data-value") == dominant
+    dana = next(r for r in summary["speakers"] if r["speaker"] == "Dana")
+    assert dana["calls"] == 2  # one speaker across both calls
+
+    def bars(chart: str) -> list[tuple[str, float | None]]:
+        found = page.locator(f"{chart} g.bar")
+        return [(found.nth(i).get_attribute("data-label"), data_value(found.nth(i))) for i in range(found.count())]
+
+    analysed = [r for r in summary["calls"] if r["status"] == "ok"]
+    assert bars("#calls-sentiment-chart") == [(r["file"], pytest.approx(r["mean_sentiment"])) for r in analysed]
+    assert bars("#calls-talk-chart") == [
+        (r["speaker"], pytest.approx(r["mean_talk_share"])) for r in summary["speakers"]
+    ]
+    screenshot(page, "calls-dashboard")
+
+    # A call's file opens that call in full below the dashboard.
+    launch = next(call for call in answer["calls"] if call["file"] == "launch.vtt")
+    page.locator("#calls-table").get_by_role("button", name="launch.vtt").click()
+    expect(page.locator("#call-title")).to_have_text("Call: launch.vtt")
+    expect(page.locator("#timeline")).to_have_attribute("data-series-count", str(len(launch["insights"]["speakers"])))
+    talk = page.locator("#talk-table tbody tr")
+    assert [talk.nth(i).get_attribute("data-speaker") for i in range(talk.count())] == list(
+        launch["insights"]["conversation_metrics"]["speakers"]
+    )
+    expect(page.locator("#calls-result")).to_be_visible()
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_timeout(100)
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the page scrolls sideways by {overflow}px on a narrow screen"
+
+
+def test_more_files_than_the_server_takes_are_refused_before_sending(page, server, tmp_path):
+    limit = httpx.get(f"{server}/info").json()["limits"]["max_transcript_files"]
+    files = [write_call(tmp_path, f"call-{i:02d}.vtt", CALL_B) for i in range(limit + 1)]
+    expect(page.locator("#model-info")).to_contain_text("version")  # /info, and so the limit, has arrived
+    page.locator("#transcript-file").set_input_files([str(path) for path in files])
+    page.get_by_role("button", name="Analyse").click()
+    expect(page.locator("#transcript-error")).to_have_text(
+        f"You chose {limit + 1} files; this server analyses at most {limit} in one request. Choose fewer files."
+    )
+    assert not [r for r in page.recorder.requests if r.url.endswith("/transcripts")]
+    expect(page.locator("#calls-result")).to_be_hidden()

@@ -118,3 +118,12 @@ export function analyseTranscript({ file, text, format, emotions = true }, signa
   if (!emotions) json.emotions = false;
   return request("transcripts", { method: "POST", json, signal });
 }
+
+/** Several transcript files in one multipart request: {"calls": [...], "summary": {...}} (see the README). */
+export function analyseCalls({ files, format, emotions = true }, signal) {
+  const form = new FormData();
+  for (const file of files) form.append("file", file, file.name);
+  if (format) form.append("format", format);
+  if (!emotions) form.append("emotions", "false");
+  return request("transcripts", { method: "POST", form, signal });
+}

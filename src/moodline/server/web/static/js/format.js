@@ -26,3 +26,20 @@ export function labelClass(label) {
   if (name.startsWith("neu")) return "neutral";
   return "other";
 }
+
+/** `value` with `digits` decimals and an optional unit; a dash when unknown (an untimed call's times). */
+export function formatNumber(value, digits = 0, unit = "") {
+  if (value === null || value === undefined || Number.isNaN(value)) return "–";
+  return `${value.toFixed(digits)}${unit}`;
+}
+
+/** A share as a whole percentage, or a dash when unknown. */
+export function formatShare(value) {
+  if (value === null || value === undefined || Number.isNaN(value)) return "–";
+  return `${Math.round(value * 100)} %`;
+}
+
+/** A cell's exact value for `data-value`: empty when unknown, so a program can read the figures back. */
+export function dataValue(value) {
+  return value === null || value === undefined ? "" : String(value);
+}

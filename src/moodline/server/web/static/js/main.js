@@ -61,7 +61,7 @@ function setupKeyForm(onKey) {
 }
 
 const text = setupText();
-setupTranscript();
+setupTranscript(() => serverInfo);
 setupCsv(() => serverInfo);
 setupKeyForm(() => text.rescore());
 loadInfo();

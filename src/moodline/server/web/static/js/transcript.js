@@ -1,7 +1,10 @@
 // The transcript section: POST /transcripts, then the per-speaker table, the emotions per speaker,
-// the timeline chart (uPlot, one series per speaker), the key moments and every utterance.
+// the timeline chart (uPlot, one series per speaker), the key moments, how the conversation was held,
+// its stretches of one mood and every utterance. Several files get the dashboard across calls instead.
 
-import { analyseTranscript, describe } from "./api.js";
+import { analyseCalls, analyseTranscript, describe } from "./api.js";
+import { renderCalls } from "./calls.js";
+import { renderMetrics, renderSegments } from "./conversation.js";
 import { formatPercent, formatSeconds, formatSigned, labelClass } from "./format.js";
 
 // Okabe-Ito: told apart with the common kinds of colour blindness.
@@ -23,7 +26,8 @@ export function speakerColour(index) {
   return `hsl(${(index * 137.5) % 360} 65% 40%)`; // golden-angle hues past the palette
 }
 
-export function setupTranscript() {
+/** `serverInfo()` gives GET /info's answer once loaded (null before), for the server's limits. */
+export function setupTranscript(serverInfo) {
   const form = document.getElementById("transcript-form");
   const fileInput = document.getElementById("transcript-file");
   const textInput = document.getElementById("transcript-text");
@@ -42,10 +46,54 @@ export function setupTranscript() {
     if (textInput.value) fileInput.value = "";
   });
 
+  const resultBox = document.getElementById("transcript-result");
+  const callsBox = document.getElementById("calls-result");
+  const show = (insights, file) => {
+    if (chart) chart.destroy();
+    chart = render(insights, file);
+  };
+
+  async function analyseSeveral(files) {
+    const info = serverInfo();
+    const limit = info && info.limits ? info.limits.max_transcript_files : null;
+    if (limit && files.length > limit) {
+      error.textContent =
+        `You chose ${files.length} files; this server analyses at most ${limit} in one request. ` +
+        "Choose fewer files.";
+      return;
+    }
+    status.textContent = `Analysing ${files.length} calls…`;
+    const answer = await analyseCalls({ files, format: formatSelect.value, emotions: emotionsBox.checked });
+    if (chart) chart.destroy();
+    chart = null;
+    resultBox.hidden = true;
+    renderCalls(answer, (call) => {
+      show(call.insights, call.file);
+      resultBox.scrollIntoView({ block: "start" });
+    });
+    const { calls, failed } = answer.summary.totals;
+    status.textContent = `Analysed ${calls} of ${files.length} calls${failed ? `; ${failed} failed` : ""}.`;
+  }
+
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     error.textContent = "";
-    const file = fileInput.files[0];
+    const files = [...fileInput.files];
+    if (files.length > 1) {
+      submit.disabled = true;
+      try {
+        await analyseSeveral(files);
+      } catch (failure) {
+        status.textContent = "";
+        resultBox.hidden = true; // never show an old result under a new error
+        callsBox.hidden = true;
+        error.textContent = describe(failure);
+      } finally {
+        submit.disabled = false;
+      }
+      return;
+    }
+    const file = files[0];
     const text = textInput.value;
     if (!file && !text.trim()) {
       error.textContent = "Choose a transcript file or paste a transcript first.";
@@ -60,12 +108,13 @@ export function setupTranscript() {
         format: formatSelect.value,
         emotions: emotionsBox.checked,
       });
-      if (chart) chart.destroy();
-      chart = render(insights);
+      callsBox.hidden = true;
+      show(insights, null);
       status.textContent = `Analysed ${insights.summary.utterances} utterances (${insights.format}).`;
     } catch (failure) {
       status.textContent = "";
-      document.getElementById("transcript-result").hidden = true; // never show an old result under a new error
+      resultBox.hidden = true; // never show an old result under a new error
+      callsBox.hidden = true;
       error.textContent = describe(failure);
     } finally {
       submit.disabled = false;
@@ -81,9 +130,13 @@ function chartWidth() {
   return Math.max(240, document.getElementById("timeline").clientWidth);
 }
 
-function render(insights) {
+/** Show one call's insights; `file` names it when it is one of several calls. Returns the chart. */
+function render(insights, file) {
   const resultBox = document.getElementById("transcript-result");
   resultBox.hidden = false;
+  const title = document.getElementById("call-title");
+  title.hidden = !file;
+  title.textContent = file ? `Call: ${file}` : "";
   const speakers = insights.speakers.map((s) => s.speaker);
   const colours = new Map(speakers.map((name, i) => [name, speakerColour(i)]));
   renderSummary(insights);
@@ -91,9 +144,29 @@ function render(insights) {
   renderEmotions(insights.emotions, colours);
   const chart = renderTimeline(insights, speakers, colours);
   renderMoments(insights, chart);
+  renderMetrics(insights.conversation_metrics, (speaker) => swatch(colours.get(speaker) || "#777"));
+  const { utterances, x } = chart.moodline;
+  const indexOf = new Map(utterances.map((u, i) => [u.position, i]));
+  renderSegments(insights.segments, (quote) => {
+    const utterance = utterances[indexOf.get(quote.position)];
+    showQuote(quote.text, quote.speaker, quote.start, quote.sentiment, utterance && utterance.label,
+      utterance && utterance.emotion);
+    highlight(chart, indexOf.get(quote.position), x);
+    showUtterance(quote.position);
+  });
   renderUtterances(insights.utterances, insights.emotions !== null && insights.emotions !== undefined);
   document.getElementById("quote").hidden = true;
   return chart;
+}
+
+/** Open the table of every utterance at the one at `position` and mark it. */
+function showUtterance(position) {
+  document.getElementById("utterances").open = true;
+  for (const row of document.querySelectorAll("#utterance-table tr[aria-current]")) row.removeAttribute("aria-current");
+  const row = document.querySelector(`#utterance-table tr[data-position="${Number(position)}"]`);
+  if (!row) return;
+  row.setAttribute("aria-current", "true");
+  row.scrollIntoView({ block: "center" });
 }
 
 function renderSummary({ summary }) {
@@ -203,6 +276,7 @@ function renderUtterances(utterances, withEmotions) {
   body.replaceChildren(
     ...utterances.map((u) => {
       const row = document.createElement("tr");
+      row.dataset.position = String(u.position);
       const cells = [
         formatSeconds(u.start),
         u.speaker,
