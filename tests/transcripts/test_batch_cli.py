@@ -102,7 +102,7 @@ def test_undecodable_empty_and_missing_files_are_each_reported(tmp_path):
         ("gone.vtt", "no such file"),
     ):
         assert any(name in line and reason in line for line in result.output.splitlines()), (name, result.output)
-    assert "1 calls analysed, 4 failed" in result.output
+    assert "1 call analysed, 4 failed" in result.output
 
 
 def test_all_good_exits_zero_and_usage_mistakes_exit_two(tmp_path):

@@ -12,6 +12,7 @@ from moodline.core.errors import InvalidInputError
 __all__ = [
     "CONTEXT",
     "band_option",
+    "count_of",
     "data_root_option",
     "dev_sets",
     "emotion_options",
@@ -128,6 +129,11 @@ def load_engine(model: str | None, backend: str, threads: int | None, **options:
     from moodline.inference.engine import Engine
 
     return Engine.load(model, backend=backend, threads=threads, **options)  # type: ignore[arg-type]
+
+
+def count_of(number: int, noun: str, plural: str | None = None) -> str:
+    """``1 call``, ``2 calls``, ``3 speaker switches``."""
+    return f"{number} {noun if number == 1 else plural or noun + 's'}"
 
 
 def shorten(text: str, width: int = 70) -> str:

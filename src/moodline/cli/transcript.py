@@ -11,6 +11,7 @@ import click
 from moodline.cli.options import (
     CONTEXT,
     band_option,
+    count_of,
     emotion_options,
     load_emotion_scorer,
     model_help,
@@ -251,36 +252,33 @@ def _one(
             click.echo(f"wrote {path}")
 
 
-def _count(number: int, noun: str, plural: str | None = None) -> str:
-    return f"{number} {noun if number == 1 else plural or noun + 's'}"
-
-
 def _echo_metrics(metrics: dict[str, Any]) -> None:
     """The call in one line, then one line per speaker; time-based figures only where the timings allow."""
     call = metrics["call"]
     counts = (
-        f"{_count(call['turns'], 'turn')}, {_count(call['speaker_switches'], 'speaker switch', 'speaker switches')}, "
-        f"{_count(call['questions'], 'question')}"
+        f"{count_of(call['turns'], 'turn')}, "
+        f"{count_of(call['speaker_switches'], 'speaker switch', 'speaker switches')}, "
+        f"{count_of(call['questions'], 'question')}"
     )
     if not metrics["timed"]:
         click.echo(f"\nhow it was held: {counts}; no time-based figures: {metrics['reason']}")
         for name, row in metrics["speakers"].items():
             click.echo(
-                f"  {name[:19]:<20}{_count(row['words'], 'word')}, {_count(row['turns'], 'turn')}, "
-                f"{_count(row['questions'], 'question')}"
+                f"  {name[:19]:<20}{count_of(row['words'], 'word')}, {count_of(row['turns'], 'turn')}, "
+                f"{count_of(row['questions'], 'question')}"
             )
         return
     click.echo(
         f"\nhow it was held: {call['duration_seconds']:.0f}s, silence {call['silence_share']:.0%}, "
-        f"{counts} ({call['interactivity']:.1f} switches/min), {_count(call['interruptions'], 'interruption')}"
+        f"{counts} ({call['interactivity']:.1f} switches/min), {count_of(call['interruptions'], 'interruption')}"
     )
     for name, row in metrics["speakers"].items():
         pace = f"{row['words_per_minute']:.0f} wpm" if row["words_per_minute"] is not None else "- wpm"
         gap = row["median_response_gap_seconds"]
         click.echo(
             f"  {name[:19]:<20}{row['talk_seconds']:.0f}s talk, {pace}, longest turn "
-            f"{row['longest_monologue_seconds']:.0f}s, {_count(row['questions'], 'question')}, "
-            f"{_count(row['interruptions'], 'interruption')}, median reply gap "
+            f"{row['longest_monologue_seconds']:.0f}s, {count_of(row['questions'], 'question')}, "
+            f"{count_of(row['interruptions'], 'interruption')}, median reply gap "
             + (f"{gap:.1f}s" if gap is not None else "-")
         )
 

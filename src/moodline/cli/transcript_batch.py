@@ -15,6 +15,7 @@ from typing import Any
 import click
 from tqdm import tqdm
 
+from moodline.cli.options import count_of
 from moodline.core.errors import MoodlineError
 from moodline.transcripts.collection import CallCollection
 from moodline.transcripts.discovery import TRANSCRIPT_SUFFIXES, TranscriptFile, find_transcript_files
@@ -146,8 +147,8 @@ def _echo_summary(summary: dict[str, Any]) -> None:
     totals = summary["totals"]
     mean = "" if totals["mean_sentiment"] is None else f", mean sentiment {totals['mean_sentiment']:+.2f}"
     click.echo(
-        f"{totals['calls']} calls analysed, {totals['failed']} failed: {totals['utterances']} utterances, "
-        f"{totals['speakers']} speakers{mean}\n"
+        f"{count_of(totals['calls'], 'call')} analysed, {totals['failed']} failed: "
+        f"{count_of(totals['utterances'], 'utterance')}, {count_of(totals['speakers'], 'speaker')}{mean}\n"
     )
     speakers = summary["speakers"]
     if speakers:
