@@ -275,7 +275,8 @@ class Engine:
         counts = np.bincount(np.array(owner), minlength=len(texts)).tolist()
         return sums / totals[:, None], [False] * len(texts), counts
 
-    def _score_windows(self, windows: list[list[int]], backend: Backend) -> np.ndarray:
+    def _score_windows(self, windows: list[list[int]], backend: Backend | None = None) -> np.ndarray:
+        backend = backend or self.backend
         out = np.empty((len(windows), len(self.labels)), dtype=np.float32)
         for batch in sorted_batches(
             [len(w) for w in windows], self.batch_size, self.token_budget, self.call_cost_tokens
