@@ -104,18 +104,20 @@ def test_a_turn_marks_its_slot_busy_and_idle_again_even_on_errors():
         assert board.busy_slots() == []
 
 
-def test_a_turn_waits_for_another_workers_wide_batch_to_end():
+def test_a_turn_waits_for_another_workers_wide_batch_to_end(monkeypatch):
     board = LoadBoard.shared(slots=2)
     board.mark_busy(1, wide=True)
     assert board.busy_slots() == [1] and board.others_wide(0) and not board.others_quiet(0, time.monotonic() + 60)
-    ended = threading.Timer(WIDE_WAIT_S / 4, board.mark_idle, args=(1,))
-    started = time.monotonic()
-    ended.start()
+    waits: list[float] = []
+
+    def batch_ends_while_waiting(seconds: float) -> None:
+        waits.append(seconds)
+        board.mark_idle(1)  # the other worker's wide batch ends during the first wait
+
+    monkeypatch.setattr(worker_load.time, "sleep", batch_ends_while_waiting)
     with board.turn(0) as wide:
-        entered = time.monotonic() - started
         assert board.busy_slots() == [0]  # slot 1's batch ended first
-    ended.join()
-    assert entered >= WIDE_WAIT_S / 4
+    assert len(waits) == 1
     assert not wide  # slot 1 was busy moments ago
 
 
@@ -129,14 +131,18 @@ def test_a_turn_waits_for_a_wide_batch_only_so_long():
     assert time.monotonic() - started >= WIDE_WAIT_S
 
 
-def test_a_narrow_only_turn_is_never_wide_nor_waited_for():
+def test_a_narrow_only_turn_is_never_wide_nor_waited_for(monkeypatch):
     board = LoadBoard.shared(slots=2)
     with board.turn(0, can_widen=False) as wide:
         assert not wide  # every other slot is quiet, but the engine has no wide session
         assert not board.others_wide(1)
-        started = time.monotonic()
+
+        def no_waiting(seconds: float) -> None:
+            raise AssertionError(f"a turn waited ({seconds} s) for a batch that is not wide")
+
+        monkeypatch.setattr(worker_load.time, "sleep", no_waiting)
         with board.turn(1):
-            assert time.monotonic() - started < WIDE_WAIT_S
+            pass
 
 
 def _mark_busy_in_child(board: LoadBoard) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -205,13 +203,12 @@ def test_properties_hold_for_any_timed_transcript(transcript: Transcript) -> Non
         assert monologue is not None and monologue <= call.duration_seconds + 1e-9
 
 
-def test_an_hour_of_thousands_of_cues_is_measured_in_well_under_a_second() -> None:
+def test_an_hour_of_thousands_of_cues_is_measured() -> None:
+    # How fast is for benchmarks/transcripts.py; here, that an hour-long call is measured whole.
     rows = []
     for i in range(4000):  # an hour: a cue every 0.9 s, four speakers, some overlapping
         start = i * 0.9
         rows.append((f"S{i % 4 if i % 7 else (i + 1) % 4}", start, start + 1.0, "Is that right? I think so."))
     transcript = timed(*rows)
-    began = time.perf_counter()
     metrics = conversation_metrics(transcript)
-    assert time.perf_counter() - began < 1.0
     assert metrics.timed and metrics.call.turns > 3000

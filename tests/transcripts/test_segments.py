@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import pytest
@@ -212,10 +211,9 @@ def test_with_no_minimum_every_labelled_utterance_is_in_exactly_one_segment(
         assert set(labelled) <= set(covered) and len(covered) == len(set(covered))
 
 
-def test_thousands_of_utterances_are_cut_in_well_under_a_second() -> None:
+def test_thousands_of_utterances_are_all_cut() -> None:
+    # How fast is for benchmarks/transcripts.py; here, that a long call is cut completely and right.
     cycle = [("negative", -0.8), ("neutral", 0.0), ("negative", -0.6), ("positive", 0.7), ("positive", 0.9)]
     items = said(cycle * 4000)
-    began = time.perf_counter()
     segments = find_segments(items, SegmentRules(min_utterances=2, min_mean=0.0, top=50_000))
-    assert time.perf_counter() - began < 1.0
     assert len(segments) == 2 * 4000
