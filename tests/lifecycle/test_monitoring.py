@@ -273,7 +273,10 @@ def test_replayed_domain_shift_is_estimated_and_caught(bundled, tmp_path):
     in_domain = [w for w in result.windows if w.shifted_share == 0]
     shifted = [w for w in result.windows if w.shifted_share == 1]
     assert len(in_domain) == 4 and len(shifted) == 3
-    assert all(abs(w.error) <= 0.03 for w in in_domain), [round(w.error, 3) for w in in_domain]
+    # The 3-point target is judged by benchmarks/monitoring.py on windows of 500 (README: at most 0.027).
+    # These windows hold 250 predictions, whose own sampling error is about ±0.05, and int8 rounding
+    # differs between CPU kinds: measured here (AMD EPYC, VNNI) at most 0.029, so the bound is 0.04.
+    assert all(abs(w.error) <= 0.04 for w in in_domain), [round(w.error, 3) for w in in_domain]
     assert max(w.estimated_accuracy for w in shifted) < min(w.estimated_accuracy for w in in_domain)
     assert result.false_alarms == {"estimated_accuracy": 0, "text_drift": 0}
     assert all(after is not None and after <= 2000 for after in result.fired.values()), result.fired
