@@ -32,9 +32,6 @@ __all__ = ["PredictionLogger"]
 log = logging.getLogger("moodline.lifecycle")
 
 WRITE_BATCH = 500
-# Rows that come within this long of the first are written in the same transaction: one commit (and
-# fsync) a second instead of one per sampled request, which a busy server's cores would pay for.
-GATHER_S = 1.0
 WRITE_ATTEMPTS = 3
 
 
@@ -56,7 +53,6 @@ class PredictionLogger:
         max_queue: int = 10_000,
         rng: random.Random | None = None,
         retry_delay_s: float = 0.5,
-        gather_s: float = GATHER_S,
     ) -> None:
         self.store = store
         self.sample_rate = sample_rate
@@ -64,7 +60,6 @@ class PredictionLogger:
         self._queue: queue.Queue[LoggedPrediction | None] = queue.Queue(maxsize=max_queue)
         self._rng = rng or random.Random()
         self._retry_delay_s = retry_delay_s
-        self._gather_s = gather_s
         self._thread: threading.Thread | None = None
         self._idle = threading.Condition()
         self._busy = 0
@@ -142,10 +137,9 @@ class PredictionLogger:
                 return
             batch = [first]
             stop = False
-            deadline = time.monotonic() + self._gather_s
             while len(batch) < WRITE_BATCH:
                 try:
-                    item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+                    item = self._queue.get_nowait()
                 except queue.Empty:
                     break
                 if item is None:
