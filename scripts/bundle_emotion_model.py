@@ -20,7 +20,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bundle_model import single_latency_ms, train_command  # noqa: E402
-from bundle_sentiment_model import DOCS, LICENCES, cpu_name, throughput  # noqa: E402
+from bundle_sentiment_model import DOCS, LICENCES, calibrated_fp32, cpu_name, throughput  # noqa: E402
 
 from moodline.inference.engine import Engine  # noqa: E402
 from moodline.inference.sources import EMOTION_MODEL_DIR, EMOTION_MODEL_NAME  # noqa: E402
@@ -57,12 +57,7 @@ def main() -> int:
     )
     calibration = calibrate_model(args.output, sets, mix.label_names, None, args.objective)
     int8 = Engine.load(args.output)
-    fp32 = Engine.load(
-        args.run,
-        backend="transformers",
-        temperature=calibration["temperature"],
-        temperature_length_exponent=calibration["length_exponent"],
-    )
+    fp32 = calibrated_fp32(args.run, calibration)
     rows = [
         *run_suite(int8, sets, mix.label_names, model_name="int8"),
         *run_suite(fp32, sets, mix.label_names, model_name="fp32"),

@@ -69,6 +69,16 @@ def cpu_name() -> str:
     return f"{cpu.model} ({kind})"
 
 
+def calibrated_fp32(run: Path, calibration: dict[str, Any]) -> Engine:
+    """The training run's fp32 model, scored with the calibration fitted on its int8 export."""
+    return Engine.load(
+        run,
+        backend="transformers",
+        temperature=calibration["temperature"],
+        temperature_length_exponent=calibration["length_exponent"],
+    )
+
+
 def regression(engine: Engine) -> tuple[int, list[dict[str, str]]]:
     """How many of the plain sentences the model scores right, and the ones it misses."""
     with REGRESSION.open(encoding="utf-8") as handle:
@@ -127,12 +137,7 @@ def main() -> int:
     calibration = calibrate_model(args.output, sets, mix.label_names, DOCS, args.objective)
 
     int8 = Engine.load(args.output)
-    fp32 = Engine.load(
-        args.run,
-        backend="transformers",
-        temperature=calibration["temperature"],
-        temperature_length_exponent=calibration["length_exponent"],
-    )
+    fp32 = calibrated_fp32(args.run, calibration)
     sst2 = Engine.load(SST2_MODEL_NAME)
     rows = [
         *run_suite(int8, sets, mix.label_names, model_name="int8"),

@@ -283,7 +283,9 @@ class Engine:
         ):
             ids, mask = pad_batch([windows[i] for i in batch], self.tokenizer.pad_id)
             logits = backend.logits(ids, mask)
-            out[batch] = _softmax(self.calibration.scale(logits, np.array([len(windows[i]) for i in batch])))
+            # Lengths only matter (and are only counted) when the temperature depends on them.
+            lengths = np.array([len(windows[i]) for i in batch]) if self.calibration.length_exponent else None
+            out[batch] = _softmax(self.calibration.scale(logits, lengths))
         return out
 
 

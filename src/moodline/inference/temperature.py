@@ -67,10 +67,16 @@ class Temperature:
         result: np.ndarray = self.value * ratio**self.length_exponent
         return result
 
-    def scale(self, logits: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-        """``logits`` (one row per text) divided by each text's temperature."""
+    def scale(self, logits: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
+        """``logits`` (one row per text) divided by each text's temperature (``lengths``: in tokens,
+        needed only when the temperature depends on length)."""
         if self.is_identity:
             return logits
+        if self.length_exponent == 0.0 or lengths is None:
+            if self.length_exponent != 0.0:
+                raise ValueError("a length-dependent temperature needs the texts' lengths")
+            scaled_by_one: np.ndarray = logits / np.asarray(self.value, dtype=logits.dtype)
+            return scaled_by_one
         temperatures = self.per_text(lengths).astype(logits.dtype, copy=False)
         scaled: np.ndarray = logits / temperatures[:, None]
         return scaled

@@ -28,7 +28,7 @@ from moodline.inference.engine import Engine
 from moodline.inference.prediction import Prediction
 from moodline.inference.registry import RegistryReader, is_registry_uri, parse_models_uri
 from moodline.lifecycle.alerts import AlertDispatcher
-from moodline.lifecycle.checks import ModelFacts, Monitor, MonitorReport, base_name
+from moodline.lifecycle.checks import CHECKS, ModelFacts, Monitor, MonitorReport, base_name
 from moodline.lifecycle.host import ModelHost
 from moodline.lifecycle.prediction_log import PredictionLogger
 from moodline.lifecycle.store import Store
@@ -37,16 +37,8 @@ __all__ = ["LifecycleServices", "settings_env"]
 
 log = logging.getLogger("moodline.lifecycle")
 
-# A newly failing check among these starts a retraining (model age alone does not: new data would not help).
-RETRAIN_TRIGGERS = {
-    "accuracy",
-    "estimated_accuracy",
-    "label_drift",
-    "confidence_drift",
-    "length_drift",
-    "oov_drift",
-    "text_drift",
-}
+# A newly failing check starts a retraining, except model age alone (new data would not help there).
+RETRAIN_TRIGGERS = frozenset(CHECKS) - {"model_age"}
 
 
 def settings_env(settings: Settings) -> dict[str, str]:

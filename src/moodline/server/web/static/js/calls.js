@@ -3,15 +3,7 @@
 // Names and file names come from whoever made the files: all are set as text, never as HTML.
 
 import { barChart } from "./barchart.js";
-import { dataValue, formatNumber, formatSeconds, formatShare, formatSigned } from "./format.js";
-
-function cell(text, column, value) {
-  const td = document.createElement("td");
-  td.textContent = text;
-  td.dataset.column = column;
-  td.dataset.value = dataValue(value);
-  return td;
-}
+import { dataCell, formatNumber, formatSeconds, formatShare, formatSigned } from "./format.js";
 
 /** The emotion a speaker row has most of (columns `emotion_<name>`); a tie goes to the one listed first. */
 export function dominantEmotion(row, emotions) {
@@ -71,9 +63,9 @@ function renderCallRows(rows, onOpen) {
       } else {
         file.textContent = row.file;
       }
-      const status = cell(row.status === "ok" ? "ok" : `failed: ${row.error}`, "status", row.status);
+      const status = dataCell(row.status === "ok" ? "ok" : `failed: ${row.error}`, "status", row.status);
       if (row.status !== "ok") status.className = "error";
-      const names = cell(
+      const names = dataCell(
         row.speakers === null ? "–" : `${row.speakers}: ${row.speaker_names}`,
         "speakers",
         row.speakers,
@@ -82,11 +74,11 @@ function renderCallRows(rows, onOpen) {
       tr.append(
         file,
         status,
-        cell(duration, "duration_seconds", row.duration_seconds),
-        cell(formatNumber(row.utterances), "utterances", row.utterances),
+        dataCell(duration, "duration_seconds", row.duration_seconds),
+        dataCell(formatNumber(row.utterances), "utterances", row.utterances),
         names,
-        cell(formatSigned(row.mean_sentiment), "mean_sentiment", row.mean_sentiment),
-        cell(formatShare(row.negative_share), "negative_share", row.negative_share),
+        dataCell(formatSigned(row.mean_sentiment), "mean_sentiment", row.mean_sentiment),
+        dataCell(formatShare(row.negative_share), "negative_share", row.negative_share),
       );
       return tr;
     }),
@@ -102,7 +94,7 @@ function renderSpeakerRows(rows, emotions) {
       const name = document.createElement("th");
       name.scope = "row";
       name.textContent = row.speaker;
-      const shares = cell(
+      const shares = dataCell(
         ["negative", "neutral", "positive"].map((label) => formatShare(row[`${label}_share`])).join(" / "),
         "label_shares",
         JSON.stringify({
@@ -113,15 +105,15 @@ function renderSpeakerRows(rows, emotions) {
       );
       tr.append(
         name,
-        cell(formatNumber(row.calls), "calls", row.calls),
-        cell(formatShare(row.mean_talk_share), "mean_talk_share", row.mean_talk_share),
-        cell(formatSigned(row.mean_sentiment), "mean_sentiment", row.mean_sentiment),
+        dataCell(formatNumber(row.calls), "calls", row.calls),
+        dataCell(formatShare(row.mean_talk_share), "mean_talk_share", row.mean_talk_share),
+        dataCell(formatSigned(row.mean_sentiment), "mean_sentiment", row.mean_sentiment),
         shares,
       );
       if (emotions.length) {
         const dominant = dominantEmotion(row, emotions);
         const share = dominant === null ? null : row[`emotion_${dominant}`];
-        tr.append(cell(dominant === null ? "–" : `${dominant} ${formatShare(share)}`, "dominant_emotion", dominant));
+        tr.append(dataCell(dominant === null ? "–" : `${dominant} ${formatShare(share)}`, "dominant_emotion", dominant));
       }
       return tr;
     }),

@@ -1,7 +1,7 @@
 // How one call was held (its conversation metrics) and its stretches of one mood (its sentiment segments),
 // from the insights of POST /transcripts. Every name and quote is set as text, never as HTML.
 
-import { dataValue, formatNumber, formatSeconds, formatShare, formatSigned } from "./format.js";
+import { dataCell, dataValue, formatNumber, formatSeconds, formatShare, formatSigned } from "./format.js";
 
 const seconds = (value) => (value === null || value === undefined ? "–" : formatSeconds(value));
 const gap = (value) => formatNumber(value, 1, " s");
@@ -17,14 +17,6 @@ const CALL_FIGURES = [
   ["questions", "Questions", (v) => formatNumber(v)],
   ["interruptions", "Interruptions", (v) => formatNumber(v)],
 ];
-
-function cell(text, column, value) {
-  const td = document.createElement("td");
-  td.textContent = text;
-  td.dataset.column = column;
-  td.dataset.value = dataValue(value);
-  return td;
-}
 
 /** The call's figures, the per-speaker table and, for a call without times, why its times are missing. */
 export function renderMetrics(metrics, swatchFor) {
@@ -61,14 +53,14 @@ export function renderMetrics(metrics, swatchFor) {
       gaps.dataset.median = dataValue(s.median_response_gap_seconds);
       row.append(
         name,
-        cell(seconds(s.talk_seconds), "talk_seconds", s.talk_seconds),
-        cell(formatShare(s.talk_share), "talk_share", s.talk_share),
-        cell(formatNumber(s.words), "words", s.words),
-        cell(formatNumber(s.words_per_minute), "words_per_minute", s.words_per_minute),
-        cell(gap(s.longest_monologue_seconds), "longest_monologue_seconds", s.longest_monologue_seconds),
-        cell(formatNumber(s.turns), "turns", s.turns),
-        cell(formatNumber(s.questions), "questions", s.questions),
-        cell(formatNumber(s.interruptions), "interruptions", s.interruptions),
+        dataCell(seconds(s.talk_seconds), "talk_seconds", s.talk_seconds),
+        dataCell(formatShare(s.talk_share), "talk_share", s.talk_share),
+        dataCell(formatNumber(s.words), "words", s.words),
+        dataCell(formatNumber(s.words_per_minute), "words_per_minute", s.words_per_minute),
+        dataCell(gap(s.longest_monologue_seconds), "longest_monologue_seconds", s.longest_monologue_seconds),
+        dataCell(formatNumber(s.turns), "turns", s.turns),
+        dataCell(formatNumber(s.questions), "questions", s.questions),
+        dataCell(formatNumber(s.interruptions), "interruptions", s.interruptions),
         gaps,
       );
       return row;

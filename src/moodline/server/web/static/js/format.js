@@ -43,3 +43,12 @@ export function formatShare(value) {
 export function dataValue(value) {
   return value === null || value === undefined ? "" : String(value);
 }
+
+/** A table cell showing `text` that carries its exact value and column for readers of the page. */
+export function dataCell(text, column, value) {
+  const td = document.createElement("td");
+  td.textContent = text;
+  td.dataset.column = column;
+  td.dataset.value = dataValue(value);
+  return td;
+}
