@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import random
+import threading
+from collections.abc import AsyncIterator
 
 import pytest
 
+from moodline.inference.engine import Engine
 from moodline.server.batching import DynamicBatcher
+from tests.server.conftest import clone_engine
 
 pytestmark = pytest.mark.anyio
 
@@ -61,3 +65,49 @@ async def test_clients_answered_together_are_waited_for_together(tiny_engine):
     assert (batcher.stats.batches, batcher.stats.texts) == (5, 40)  # five batches of all eight
     # Only the first batch waited out the window; later ones started once the eighth text was back.
     assert sorted(waits)[-8] >= WAITED_OUT_S and sorted(waits)[-9] < WAITED_OUT_S, sorted(waits)
+
+
+class ThreadRecordingEngine:
+    """Wraps an engine's ``predict``, noting each call's thread and number of texts."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.calls: list[tuple[str, int]] = []
+        self._predict = engine.predict
+        engine.predict = self.predict  # type: ignore[method-assign]
+
+    def predict(self, texts, **options):  # type: ignore[no-untyped-def]
+        self.calls.append((threading.current_thread().name, len(texts)))
+        return self._predict(texts, **options)
+
+
+@pytest.fixture
+async def lone_client_batcher(tiny_engine: Engine) -> AsyncIterator[tuple[DynamicBatcher, ThreadRecordingEngine]]:
+    """A running batcher whose last batch was one text with nothing queued: a lone client's state."""
+    engine = clone_engine(tiny_engine, type(tiny_engine))
+    recorder = ThreadRecordingEngine(engine)
+    batcher = DynamicBatcher(engine, max_batch_size=32, max_latency_ms=WINDOW_MS)
+    await batcher.start()
+    try:
+        await batcher.predict(["nothing is known about the traffic yet"])
+        recorder.calls.clear()
+        yield batcher, recorder
+    finally:
+        await batcher.stop()
+
+
+async def test_a_lone_request_is_scored_on_the_event_loops_thread(lone_client_batcher):
+    batcher, recorder = lone_client_batcher
+    alone, timing = await batcher.predict(["the last batch was one text; this one comes alone"])
+    assert recorder.calls == [(threading.current_thread().name, 1)]  # no hand-off to the inference thread
+    assert timing.queue_s == 0.0 and timing.inference_s > 0
+    assert alone[0].label in batcher.engine.info.labels and batcher.stats.batches == 2  # counted like any batch
+
+
+async def test_requests_arriving_together_are_batched_not_scored_one_by_one(lone_client_batcher):
+    """After a lone client, a burst must still become batches: scored on the loop one at a time, the
+    requests would never queue, and the server would answer a crowd one sentence per engine call."""
+    batcher, recorder = lone_client_batcher
+    answers = await asyncio.gather(*(batcher.predict([f"burst {i}"]) for i in range(8)))
+    assert len(answers) == 8
+    assert [size for _, size in recorder.calls] == [8], recorder.calls  # one batch, on the inference thread
+    assert all(name.startswith("moodline-inference") for name, _ in recorder.calls)

@@ -41,7 +41,10 @@ class EngineSettings(BaseModel):
         description="Threads of a batch a server worker runs while the other workers idle (default: every core; "
         "0: always MOODLINE_THREADS).",
     )
-    ort_spinning: bool = Field(False, description="Let idle ONNX Runtime threads spin (faster batches, busier cores).")
+    ort_spinning: bool = Field(
+        False,
+        description="Let ONNX Runtime threads spin between calls, not only within one (sooner batches, busier cores).",
+    )
     int8_weights: Literal["signed", "unsigned", "auto"] = Field(
         "signed",
         description="How int8 weights are served: signed (fastest), unsigned (the same answers on every CPU; "

@@ -122,7 +122,7 @@ class Engine:
 
         Every command, the server, hot swap, retraining and the monitor load through here; ``settings``
         say where the registry is (default: the process-wide settings).
-        ``spinning=False`` makes idle ONNX Runtime threads sleep instead of spin (what a server wants).
+        ``spinning=False`` makes ONNX Runtime threads sleep as soon as a call returns (what a server wants).
         ``temperature=1.0`` ignores the calibration stored with a model (to fit a new one); a
         ``temperature`` given here replaces the stored one, length dependence included.
         ``wide_threads`` (ONNX only, when more than ``threads``) loads the model a second time with that

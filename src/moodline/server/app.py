@@ -107,7 +107,7 @@ def create_app(
                 on_batch=metrics.observe_batch,
                 load_board=board,  # the same worker's slot: its engine calls run on the same thread
                 board_slot=slot,
-                executor=state.batcher.executor,
+                inference_thread=state.batcher.inference_thread,
             )
             await state.emotion_batcher.start()
         state.cache = build_cache(settings)

@@ -14,6 +14,13 @@ settle into alternating half-size batches (DistilBERT-shaped model, 32 clients, 
 per batch on average, against 14 with this rule and about 5 % more sentences/s). A lone client
 expects only itself and is served at once (bundled model, one client: p50 3.1 ms instead of 5.8).
 
+Served at once, a lone client's few texts are not even handed to the inference thread: when nothing
+is queued or running and the batcher expects no other texts, they are scored on the event loop's own
+thread, which would only wait for them otherwise. The hand-off there and back (a queue, a thread
+wake-up, a future set from another thread) cost a third of a millisecond on a two-core machine,
+as much as the whole HTTP layer (benchmarks/overhead.py). Whatever comes meanwhile waits in the
+socket buffers for at most that one short call, as it would have waited in the queue.
+
 Guarantees: a full queue answers :class:`QueueFullError` (429) at once, and so does a queue whose
 expected wait (queued texts x measured seconds per text) already exceeds the request timeout, since
 such a request could only time out; a request still queued at its deadline gets
@@ -28,6 +35,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -92,6 +100,23 @@ class BatcherStats:
 
 BatchObserver = Callable[[int, float], None]
 
+# The most a request may hold for the event loop's thread to be scored there (see the module docstring):
+# a few short texts, a few milliseconds of engine time; anything bigger goes to the inference thread.
+INLINE_MAX_TEXTS = 4
+INLINE_MAX_CHARS = 1000
+
+
+class InferenceThread:
+    """The one thread a worker's engines run on, and the lock that keeps their calls one at a time.
+
+    Batches run on the thread; a lone request scored on the event loop's thread takes the same lock,
+    so the sentiment and emotion models, batched or not, never run two calls at once.
+    """
+
+    def __init__(self) -> None:
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="moodline-inference")
+        self.lock = threading.Lock()
+
 
 class DynamicBatcher:
     """Merge concurrent ``predict`` calls into engine batches.
@@ -115,7 +140,7 @@ class DynamicBatcher:
         on_batch: BatchObserver | None = None,
         load_board: LoadBoard | None = None,
         board_slot: int | None = 0,
-        executor: ThreadPoolExecutor | None = None,
+        inference_thread: InferenceThread | None = None,
     ) -> None:
         self.engine = engine
         # Where this worker shows it is running the engine, and sees whether the others are: a batch
@@ -132,19 +157,16 @@ class DynamicBatcher:
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         # One inference at a time: ONNX Runtime already uses every core for a batch. A second model (the
-        # emotions) gets its own batcher on the same one-thread ``executor``, so the two never run at once.
-        self._owns_executor = executor is None
-        self._executor = executor or ThreadPoolExecutor(max_workers=1, thread_name_prefix="moodline-inference")
+        # emotions) gets its own batcher on the same ``inference_thread``, so the two never run at once.
+        self._owns_thread = inference_thread is None
+        self.inference_thread = inference_thread or InferenceThread()
+        self._executor = self.inference_thread.executor
+        self._scoring = False  # a batch of this batcher is on the inference thread
         # (seconds, texts) of recent batches. Their ratio weighs each batch by its size, so a slow
         # one-text batch (a cold shape, a quiet moment) barely moves the estimate that full batches set.
         self._recent_batches: deque[tuple[float, int]] = deque(maxlen=32)
         self._free_since = 0.0  # when the last batch ended
         self._expected = max_batch_size  # texts in play during the last batch: what to wait for
-
-    @property
-    def executor(self) -> ThreadPoolExecutor:
-        """The one inference thread, for a second batcher to share."""
-        return self._executor
 
     @property
     def queue_depth(self) -> int:
@@ -175,7 +197,7 @@ class DynamicBatcher:
             item = self._queue.popleft()
             if not item.future.done():
                 item.future.set_exception(QueueTimeoutError("server is shutting down"))
-        if self._owns_executor:
+        if self._owns_thread:
             self._executor.shutdown(wait=True)
 
     async def predict(self, texts: Sequence[str]) -> tuple[list[Prediction], BatchTiming]:
@@ -197,7 +219,21 @@ class DynamicBatcher:
         loop = asyncio.get_running_loop()
         now = time.perf_counter()
         items = [_Item(t, loop.create_future(), now, now + self.timeout_s) for t in texts]
+        alone = self._may_score_inline(texts)
         self._queue.extend(items)
+        if alone:
+            # Requests read in the same turn of the loop run first and queue beside these texts; only
+            # when none did are they alone (the requests of a burst arrive together, not one by one).
+            try:
+                await asyncio.sleep(0)
+            except asyncio.CancelledError:  # the client went away: the batcher skips texts whose future is done
+                for item in items:
+                    item.future.cancel()
+                raise
+            # The lock: no engine call of a second model's batcher on the inference thread either.
+            if len(self._queue) == len(items) and not self._scoring and self.inference_thread.lock.acquire(False):
+                self._queue.clear()
+                return self._score_inline(texts)
         self._wakeup.set()
         deadline = loop.call_later(self.timeout_s, self._expire, items)
         try:
@@ -211,6 +247,36 @@ class DynamicBatcher:
         results = [o for o in outcomes if not isinstance(o, BaseException)]
         timing = BatchTiming(queue_s=max(r[1] for r in results), inference_s=max(r[2] for r in results))
         return [r[0] for r in results], timing
+
+    def _may_score_inline(self, texts: Sequence[str]) -> bool:
+        """Whether the batcher would start a batch of ``texts`` at once and alone, and it is small:
+        nothing queued or running, no more texts expected (see the module docstring)."""
+        if self._queue or self._scoring or self._expected > len(texts) or len(texts) > INLINE_MAX_TEXTS:
+            return False
+        return sum(len(text) for text in texts) <= INLINE_MAX_CHARS
+
+    def _score_inline(self, texts: Sequence[str]) -> tuple[list[Prediction], BatchTiming]:
+        """Score ``texts`` right here, on the event loop's thread; the caller took the engines' lock."""
+        lock = self.inference_thread.lock
+        started = time.perf_counter()
+        try:
+            predictions = self._run_engine_unlocked(list(texts))
+        except Exception as exc:  # noqa: BLE001 - answered as a failed batch would be
+            log.exception("inference failed for %d texts", len(texts))
+            raise InferenceError(f"inference failed ({type(exc).__name__})") from exc
+        finally:
+            lock.release()
+        self._free_since = time.perf_counter()
+        elapsed = self._free_since - started
+        self._record_batch(len(texts), elapsed)
+        return predictions, BatchTiming(queue_s=0.0, inference_s=elapsed)
+
+    def _record_batch(self, texts: int, elapsed: float) -> None:
+        self._recent_batches.append((elapsed, texts))
+        self.stats.batches += 1
+        self.stats.texts += texts
+        if self.on_batch is not None:
+            self.on_batch(texts, elapsed)
 
     def expected_wait_s(self, texts: int) -> float:
         """How long ``texts`` queued texts take to clear, at the measured speed (0 before any batch)."""
@@ -259,7 +325,12 @@ class DynamicBatcher:
             engine.predict(["warm-up"], wide=True)
 
     def _run_engine(self, texts: list[str], long_text: LongTextMode | None = None) -> list[Prediction]:
-        """One engine call on the inference thread, shown on the load board while it runs."""
+        """One engine call on the inference thread, under the engines' lock."""
+        with self.inference_thread.lock:
+            return self._run_engine_unlocked(texts, long_text)
+
+    def _run_engine_unlocked(self, texts: list[str], long_text: LongTextMode | None = None) -> list[Prediction]:
+        """One engine call, shown on the load board while it runs; the caller holds the engines' lock."""
         engine = self.engine  # looked up once: a hot swap takes effect at the next call
         with self.load_board.turn(self.board_slot, can_widen=engine.wide_backend is not None) as wide:
             if wide:
@@ -303,6 +374,7 @@ class DynamicBatcher:
 
     async def _score(self, loop: asyncio.AbstractEventLoop, batch: list[_Item]) -> None:
         started = time.perf_counter()
+        self._scoring = True
         try:
             predictions = await loop.run_in_executor(self._executor, self._run_engine, [i.text for i in batch])
         except Exception as exc:  # noqa: BLE001 - every waiting request must get an answer
@@ -311,12 +383,10 @@ class DynamicBatcher:
                 if not item.future.done():
                     item.future.set_exception(InferenceError(f"inference failed ({type(exc).__name__})"))
             return
+        finally:
+            self._scoring = False
         elapsed = time.perf_counter() - started
-        self._recent_batches.append((elapsed, len(batch)))
-        self.stats.batches += 1
-        self.stats.texts += len(batch)
-        if self.on_batch is not None:
-            self.on_batch(len(batch), elapsed)
+        self._record_batch(len(batch), elapsed)
         for item, prediction in zip(batch, predictions, strict=True):
             if not item.future.done():
                 item.future.set_result((prediction, started - item.enqueued, elapsed))
