@@ -27,32 +27,43 @@ send the next as soon as the answer arrives. For each concurrency level (default
   "vs best peer" divides moodline bundled's rate by the best peer's at the same concurrency.
 
 For each moodline model the engine's own throughput and single-sentence latency (benchmarks/engine.py's
-measurement, 2 threads, in a fresh process, right before and right after that model's server) are
-printed too, and "vs engine" divides by the mean of the two: what the HTTP layer and batching keep of it.
+measurement, 2 threads, in a fresh process, right before that model's server) are printed too, and
+"vs engine" divides by their mean: what the HTTP layer and batching keep of it.
+
+Rounds: the speed of a shared machine drifts by 10 to 30 % within minutes, more than some of the
+differences measured here. So the servers of the bundled model (moodline, moodline with the log, the
+peers) and the engine are measured in ``--rounds`` rounds (default 3): in each round every one of
+them is started, measured at every level for ``--duration`` seconds, and stopped, in an order that
+rotates from round to round; nothing idles beside the server measured (an idle Ray Serve alone takes
+about 6 % of two cores). Each row is the mean rate and the median p50/p99 of its rounds, and the
+engine's figures the mean rate and median p50 of its passes, so drift weighs on every row alike.
+The Flask rows and the DistilBERT-shaped moodline server, which no goal compares, run once, first.
 
 Latency under load: after its closed-loop levels, each server of the bundled model (moodline and the
 peers) gets open-loop load at ``--load-fraction`` (default 0.5) of its own capacity (its best
-closed-loop rate) for ``--duration`` seconds (benchmarks/open_loop.py: fixed arrival rate, latency
-counted from when each request was due), and p50/p99 are printed.
+closed-loop rate in that round) for ``--duration`` seconds (benchmarks/open_loop.py: fixed arrival
+rate, latency counted from when each request was due), and p50/p99 are printed.
 
 The run ends with the checks the serving goals name: at 1 connection moodline's p50 against the
 engine's single-sentence p50 and the peers'; at 32 connections the ratio to the best peer and to the
 engine alone; at half load the p99s.
 
-    python benchmarks/serve.py                      # ~8 minutes (peers installed on first use: more)
-    python benchmarks/serve.py --duration 5 --concurrency 1,32 --peers bentoml
+    python benchmarks/serve.py                      # ~12 minutes (peers installed on first use: more)
+    python benchmarks/serve.py --duration 3 --rounds 1 --concurrency 1,32 --peers bentoml
     python benchmarks/serve.py --only bundled,peers   # skip the Flask and DistilBERT servers
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -296,9 +307,10 @@ def bodies_file(target: Target, load: Load) -> Path:
     return path
 
 
-def measure_server(
-    target: Target, process: subprocess.Popen[bytes], load: Load, grace_s: float = 30
-) -> tuple[list[Point], OpenLoopResult | None]:
+Measured = tuple[list[Point], OpenLoopResult | None]  # one server's closed-loop levels and open-loop run
+
+
+def measure_server(target: Target, process: subprocess.Popen[bytes], load: Load, grace_s: float = 30) -> Measured:
     """Closed-loop levels, then (with ``load.load_fraction``) open loop at that share of the best rate."""
     bodies = bodies_file(target, load)
     try:
@@ -321,6 +333,44 @@ def measure_server(
         return points, under_load
     finally:
         stop(process, grace_s)
+
+
+def serve_moodline(name: str, env: dict[str, str], load: Load) -> Measured:
+    """Start ``moodline serve`` (the command the container runs) with ``env``, measure it, stop it."""
+    port = free_port()
+    server = start([str(Path(sys.executable).parent / "moodline"), "serve", "--port", str(port)], env)
+    return measure_server(Target(name, port), server, load)
+
+
+def merge_rounds(server: str, rounds: list[list[Point]]) -> list[Point]:
+    """One point per level from a server's rounds: mean rate, median p50 and p99, errors summed."""
+    merged = []
+    for level_points in zip(*rounds, strict=True):
+        merged.append(
+            Point(
+                server,
+                level_points[0].concurrency,
+                statistics.fmean(p.sentences_per_s for p in level_points),
+                statistics.median(p.p50_ms for p in level_points),
+                statistics.median(p.p99_ms for p in level_points),
+                sum(p.errors for p in level_points),
+            )
+        )
+    return merged
+
+
+def merge_open_loop(rounds: list[OpenLoopResult]) -> OpenLoopResult:
+    """A server's open-loop runs as one: mean rates, median p50 and p99, the worst maximum, counts summed."""
+    return OpenLoopResult(
+        rate=statistics.fmean(r.rate for r in rounds),
+        offered=statistics.fmean(r.offered for r in rounds),
+        completed=sum(r.completed for r in rounds),
+        errors=sum(r.errors for r in rounds),
+        p50_ms=statistics.median(r.p50_ms for r in rounds),
+        p99_ms=statistics.median(r.p99_ms for r in rounds),
+        max_ms=max(r.max_ms for r in rounds),
+        connections=max(r.connections for r in rounds),
+    )
 
 
 @dataclass
@@ -349,9 +399,7 @@ def bundled_model_dir() -> Path:
     return Path(directory)
 
 
-def run_peer(
-    peer: Peer, python: Path, workers: int, threads: int, load: Load
-) -> tuple[list[Point], OpenLoopResult | None]:
+def run_peer(peer: Peer, python: Path, workers: int, threads: int, load: Load) -> Measured:
     port = free_port()
     env = {
         "PEER_MODEL_DIR": str(bundled_model_dir()),
@@ -386,7 +434,8 @@ def tune_peer(peer: Peer, python: Path, load: Load) -> tuple[int, int]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=engine_bench.DEFAULT_DATA)
-    parser.add_argument("--duration", type=int, default=10, help="seconds per concurrency level")
+    parser.add_argument("--duration", type=int, default=5, help="seconds per concurrency level and round")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the bundled model's servers and engine")
     parser.add_argument("--concurrency", default="1,8,32,128", help="comma-separated client counts")
     parser.add_argument("--workers", type=int, default=None, help="moodline Gunicorn workers (default: its own)")
     parser.add_argument("--threads", type=int, default=None, help="inference threads per moodline worker")
@@ -405,11 +454,12 @@ def main() -> int:
     peer_names = [p.strip() for p in args.peers.split(",") if p.strip()] if "peers" in parts else []
     if set(peer_names) - set(PEERS):
         parser.error(f"--peers takes {', '.join(PEERS)}")
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     if not 0 <= args.load_fraction < 1:
         parser.error("--load-fraction must be in [0, 1)")
     levels = [int(c) for c in args.concurrency.split(",")]
     sentences = engine_bench.load_sentences(args.data, None)
-    moodline = Path(sys.executable).parent / "moodline"
     common = {"MOODLINE_CACHE_SIZE": "0", "TOKENIZERS_PARALLELISM": "false"}
     if args.workers:
         common["MOODLINE_WORKERS"] = str(args.workers)
@@ -427,13 +477,10 @@ def main() -> int:
         script = work / "post.lua"
         script.write_text(WRK_SCRIPT)
         load = Load(levels, args.duration, sentences, work, script)
-        models: list[tuple[str, Path | None]] = []
-        if {"reference", "distilbert"} & parts:
+        if "reference" in parts or "distilbert" in parts:
             engine_bench.progress("building the DistilBERT-shaped model and its int8 export")
             hf_dir, _, int8_dir = engine_bench.in_fresh_process(engine_bench.prepare_models, work, None, 2, 32)
             (work / "reference_app.py").write_text(REFERENCE_APP)
-            if "distilbert" in parts:
-                models.append(("moodline", int8_dir))
         if "reference" in parts:
             for name, torch_threads in (("reference", {}), ("reference tuned", {"REFERENCE_TORCH_THREADS": "1"})):
                 port = free_port()
@@ -444,48 +491,48 @@ def main() -> int:
                     cwd=work,
                 )
                 points += measure_server(Target(name, port), reference, load)[0]
+        if "distilbert" in parts:
+            # Once, with the engine right before and right after its server (no goal compares it).
+            engine_passes["moodline"] = [measure_engine("moodline", int8_dir, sentences)]
+            points += serve_moodline("moodline", {**common, "MOODLINE_MODEL": str(int8_dir)}, load)[0]
+            engine_passes["moodline"].append(measure_engine("moodline", int8_dir, sentences))
+
+        # The servers of the bundled model, in rounds (see the module docstring).
+        contenders: list[tuple[str, Callable[[Load], Measured]]] = []
         if "bundled" in parts:
-            models.append((BUNDLED, None))
-        for name, engine_model in models:
-            # The engine alone right before and right after its server: the machine's speed drifts
-            # by 10 % and more within minutes, and one engine figure from another moment would move
-            # the "vs engine" ratio by as much.
-            engine_passes[name] = [measure_engine(name, engine_model, sentences)]
-            port = free_port()
-            model = str(engine_model) if engine_model else "bundled"
-            server = start([str(moodline), "serve", "--port", str(port)], {**common, "MOODLINE_MODEL": model})
-            fraction = args.load_fraction if name == BUNDLED else 0.0
-            server_points, loaded = measure_server(
-                Target(name, port), server, Load(levels, args.duration, sentences, work, script, fraction)
-            )
-            points += server_points
-            if loaded is not None:
-                under_load[name] = loaded
-            engine_passes[name].append(measure_engine(name, engine_model, sentences))
-            if engine_model is None and args.log_rate > 0:
-                port = free_port()
+            bundled_env = {**common, "MOODLINE_MODEL": "bundled"}
+            contenders.append((BUNDLED, functools.partial(serve_moodline, BUNDLED, bundled_env)))
+            if args.log_rate > 0:
                 logging_on = {
-                    **common,
-                    "MOODLINE_MODEL": model,
+                    **bundled_env,
                     "MOODLINE_PREDICTION_SAMPLE_RATE": str(args.log_rate),
                     "MOODLINE_DATA_DIR": str(work / "data"),  # the prediction log's SQLite file
                 }
-                server = start([str(moodline), "serve", "--port", str(port)], logging_on)
-                points += measure_server(Target(LOGGED, port), server, load)[0]
+                contenders.append((LOGGED, functools.partial(serve_moodline, LOGGED, logging_on)))
         for key in peer_names:
             peer = PEERS[key]
             tuning[peer.name] = tune_peer(peer, pythons[key], load) if args.tune_peers else peer.grid[0]
             workers, threads = tuning[peer.name]
-            peer_load = Load(levels, args.duration, sentences, work, script, args.load_fraction)
-            peer_points, loaded = run_peer(peer, pythons[key], workers, threads, peer_load)
-            points += peer_points
-            if loaded is not None:
-                under_load[peer.name] = loaded
+            contenders.append((peer.name, functools.partial(run_peer, peer, pythons[key], workers, threads)))
+        by_round: dict[str, list[Measured]] = {name: [] for name, _ in contenders}
+        for number in range(args.rounds):
+            shift = number % max(1, len(contenders))
+            for name, measure in contenders[shift:] + contenders[:shift]:
+                engine_bench.progress(f"round {number + 1} of {args.rounds}: {name}")
+                if name == BUNDLED:
+                    engine_passes.setdefault(BUNDLED, []).append(measure_engine(BUNDLED, None, sentences))
+                fraction = args.load_fraction if name != LOGGED else 0.0  # the log row: closed loop only
+                by_round[name].append(measure(Load(levels, args.duration, sentences, work, script, fraction)))
+        for name, rounds in by_round.items():
+            points += merge_rounds(name, [r[0] for r in rounds])
+            loaded = [r[1] for r in rounds if r[1] is not None]
+            if loaded:
+                under_load[name] = merge_open_loop(loaded)
     engine_rate = {name: sum(p.sentences_per_s for p in passes) / len(passes) for name, passes in engine_passes.items()}
     if BUNDLED in engine_rate:
         engine_rate[LOGGED] = engine_rate[BUNDLED]
     compare(points, engine_rate, [PEERS[k].name for k in peer_names])
-    engine_p50 = {name: min(p.p50_ms for p in passes) for name, passes in engine_passes.items()}
+    engine_p50 = {name: statistics.median(p.p50_ms for p in passes) for name, passes in engine_passes.items()}
     checks = goal_checks(points, under_load, engine_p50, engine_rate, [PEERS[k].name for k in peer_names])
     if args.json:
         report = {
@@ -598,14 +645,15 @@ def print_report(
 ) -> None:
     print(
         f"{engine_bench.read_cpu().model}, {os.cpu_count()} cores; {len(sentences)} SST-2 dev sentences, one per "
-        f"request, {args.duration}s per level, wrk closed loop; moodline: {args.workers or 'default'} worker(s), "
+        f"request, {args.duration}s per level, wrk closed loop, {args.rounds} round(s) of the bundled model's "
+        f"servers; moodline: {args.workers or 'default'} worker(s), "
         f"{args.threads or 'default'} inference thread(s) each"
     )
     for name, passes in engine_passes.items():
         rates = " and ".join(f"{p.sentences_per_s:.0f}" for p in passes)
         p50s = " and ".join(f"{p.p50_ms:.2f}" for p in passes)
         print(
-            f"engine alone, {name}: {engine_rate[name]:.0f} sentences/s (before and after its server: {rates}); "
+            f"engine alone, {name}: {engine_rate[name]:.0f} sentences/s (passes: {rates}); "
             f"one sentence per call p50 {p50s} ms"
         )
     for name, (workers, threads) in tuning.items():
