@@ -53,6 +53,31 @@ def test_logged_predictions_and_feedback_round_trip(store: Store) -> None:
     ]
 
 
+def test_rows_of_one_gathering_are_written_in_one_transaction_and_flush_does_not_wait_for_it(tmp_path: Path) -> None:
+    """A transaction per sampled request cost the serving path (see prediction_log's docstring).
+
+    The gathering here is a minute long: ``flush`` returning True within its 10 s means it cut the
+    gathering short, as a ``POST /feedback`` for a prediction still queued needs.
+    """
+    transactions: list[int] = []
+
+    class CountingStore(Store):
+        def add_predictions(self, rows):  # type: ignore[no-untyped-def]
+            transactions.append(len(rows))
+            super().add_predictions(rows)
+
+    store = CountingStore(f"sqlite:///{tmp_path / 'lifecycle.db'}")
+    logger = PredictionLogger(store, sample_rate=1.0, gather_s=60.0)
+    logger.start()
+    for number in range(20):
+        logger.record([f"request {number}"], predictions(1), "m", "v1")
+    assert logger.flush(10)
+    assert transactions == [20] and store.count_predictions("v1") == 20
+    logger.record(["after the flush"], predictions(1), "m", "v1")
+    logger.close()  # writes what is gathered before it stops
+    assert transactions == [20, 1] and store.count_predictions("v1") == 21
+
+
 def test_sampling_rate_is_respected(store: Store) -> None:
     import random
 

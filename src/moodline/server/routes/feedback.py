@@ -76,9 +76,12 @@ async def feedback(body: FeedbackRequest, state: StateDep) -> FeedbackResponse:
         if body.prediction_id is not None:
             found = await asyncio.to_thread(store.get_prediction, body.prediction_id)
             logger = state.prediction_log
-            if found is None and logger is not None:  # it may still be queued for writing
-                await asyncio.to_thread(logger.flush, 2.0)
+            if found is None and logger is not None:  # it may still be queued for writing, here or in
+                await asyncio.to_thread(logger.flush, 2.0)  # another worker, which writes within its gather time
                 found = await asyncio.to_thread(store.get_prediction, body.prediction_id)
+                if found is None:
+                    await asyncio.sleep(2 * logger.gather_s)
+                    found = await asyncio.to_thread(store.get_prediction, body.prediction_id)
             if found is None:
                 raise ApiError(404, f"no logged prediction has the id {body.prediction_id!r}", "prediction_not_found")
             text = found.text
