@@ -47,11 +47,14 @@ __all__ = [
     "this_workers_board",
 ]
 
-# How long the other workers must have been idle before a batch takes every core. Under load a worker
-# spends well under a millisecond between batches (answering, parsing); a worker idle for longer has
-# no work queued, and one idle that long is unlikely to start a batch during the next one. Shorter
-# gaps would let two workers run wide at once and fight over the cores.
-QUIET_S = 0.002
+# How long the other workers must have been idle before a batch takes every core. Under sustained load
+# a worker is idle only for the few milliseconds its clients take to come back (answers out, requests
+# parsed), while a lone client's or a lone big request's other workers have been idle for as long as
+# it lasts. At 2 ms, workers under load at 32 connections still went wide between each other's batches,
+# and the wide batch's second thread scales worse than a second worker: 0.90x the sentences/s of 20 ms
+# (interleaved A/B, benchmarks/serve.py's server, 4 rounds), with a lone client's p50 unchanged.
+# Much shorter gaps would also let two workers run wide at once and fight over the cores.
+QUIET_S = 0.02
 # The longest a batch waits for another worker's wide batch to end: a few single-sentence batches; a
 # longer wide batch (a big request) is then shared with, not waited out.
 WIDE_WAIT_S = 0.02
