@@ -76,6 +76,7 @@ def calibrated_fp32(run: Path, calibration: dict[str, Any]) -> Engine:
         backend="transformers",
         temperature=calibration["temperature"],
         temperature_length_exponent=calibration["length_exponent"],
+        temperature_margin_exponent=calibration.get("margin_exponent", 0.0),
     )
 
 

@@ -111,8 +111,11 @@ def test_a_length_dependent_miscalibration_is_fitted_by_the_length_exponent():
     assert single.length_exponent == 0.0  # no lengths, nothing to fit them with
     assert by_length.length_exponent < -0.1
     assert _worst_ece(sets, by_length.calibration) < 0.03 < _worst_ece(sets, single.temperature)
-    assert by_length.calibration.per_text(np.array([8]))[0] == pytest.approx(1.8, rel=0.15)
-    assert by_length.calibration.per_text(np.array([128]))[0] == pytest.approx(0.8, rel=0.15)
+    # The length term carries it; a margin term may pick up the sampling noise, no more.
+    assert abs(by_length.margin_exponent) <= 0.1, by_length
+    of_length = Temperature(by_length.temperature, by_length.length_exponent)
+    assert of_length.per_text(np.array([8]))[0] == pytest.approx(1.8, rel=0.15)
+    assert of_length.per_text(np.array([128]))[0] == pytest.approx(0.8, rel=0.15)
 
 
 def test_the_temperature_of_a_text_follows_its_length():
@@ -128,17 +131,43 @@ def test_the_temperature_of_a_text_follows_its_length():
             Temperature(**bad)
 
 
+def test_a_margin_dependent_miscalibration_is_fitted_by_the_margin_exponent():
+    # Labels drawn at a temperature that falls as the model grows more decided: middling answers
+    # over-confident, clear-cut ones under-confident, at one length. Only the margin term serves both.
+    rng = np.random.default_rng(8)
+    logits = rng.normal(0, 3, size=(6000, 3))
+    truth = Temperature(1.3, 0.0, -0.25).per_text(None, logits)
+    labels = [int(rng.choice(3, p=row)) for row in apply_temperature(logits, truth)]
+    halves = [ScoredSet(logits[:3000], labels[:3000], (0, 1, 2)), ScoredSet(logits[3000:], labels[3000:], (0, 1, 2))]
+    fit = fit_temperature(halves, objective="worst-ece")
+    assert -0.35 < fit.margin_exponent < -0.15 and fit.length_exponent == 0.0  # no lengths given
+    uniform = fit_temperature(halves, objective="nll")
+    assert _worst_ece(halves, fit.calibration) < _worst_ece(halves, uniform.temperature)
+
+
+def test_a_margin_dependent_temperature_keeps_labels_and_the_order_of_confidence():
+    temperature = Temperature(1.2, 0.0, -0.3)
+    logits = np.array([[0.2, 0.0, -1.0], [1.0, 0.0, -1.0], [3.0, 0.0, -1.0], [8.0, 0.0, -1.0], [-1.0, 0.0, 0.0]])
+    probabilities = apply_temperature(temperature.scale(logits), 1.0)
+    assert np.array_equal(probabilities.argmax(1)[:4], logits.argmax(1)[:4])
+    assert np.all(np.diff(probabilities.max(1)[:4]) > 0)  # more decided still reads more confident
+    assert np.isfinite(probabilities).all()  # a tie (the last row) is scored, not divided by zero
+    for bad in (0.6, -0.6, float("inf")):
+        with pytest.raises(InvalidInputError):
+            Temperature(1.0, 0.0, bad)
+
+
 def test_the_engine_applies_a_stored_length_dependent_temperature(tiny_onnx_model, tmp_path):
     model = tmp_path / "model"
     shutil.copytree(tiny_onnx_model, model)
     meta = json.loads((model / "moodline.json").read_text())
-    meta.update(temperature=1.5, temperature_length_exponent=-0.3)
+    meta.update(temperature=1.5, temperature_length_exponent=-0.3, temperature_margin_exponent=-0.2)
     (model / "moodline.json").write_text(json.dumps(meta))
     texts = ["bad", "good " * 60]
     raw = Engine.load(model, temperature=1.0)
     stored = Engine.load(model)
-    assert stored.calibration == Temperature(1.5, -0.3) and raw.calibration.is_identity
+    assert stored.calibration == Temperature(1.5, -0.3, -0.2) and raw.calibration.is_identity
     lengths = np.array([len(e.ids) for e in raw.tokenizer.encode(texts)])
     logits = np.log(raw.probabilities(texts)[0])
-    expected = apply_temperature(logits, Temperature(1.5, -0.3).per_text(lengths))
+    expected = apply_temperature(logits, Temperature(1.5, -0.3, -0.2).per_text(lengths, logits))
     assert np.allclose(stored.probabilities(texts)[0], expected, atol=1e-5)

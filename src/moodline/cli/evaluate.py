@@ -239,7 +239,8 @@ def calibrate(
         click.echo(json.dumps(report, indent=2))
         return
     click.echo(
-        f"temperature  {report['temperature']:.4f}, length exponent {report['length_exponent']:+.2f}  "
+        f"temperature  {report['temperature']:.4f}, length exponent {report['length_exponent']:+.2f}, "
+        f"margin exponent {report['margin_exponent']:+.2f}  "
         f"(mean NLL {report['nll_before']:.4f} -> {report['nll_after']:.4f})"
     )
     click.echo(f"{'dev set':<20}{'n':>7}{'ECE before':>12}{'ECE after':>12}")

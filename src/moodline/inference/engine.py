@@ -74,6 +74,7 @@ class Engine:
         call_cost_tokens: float | None = None,
         temperature: float = 1.0,
         temperature_length_exponent: float = 0.0,
+        temperature_margin_exponent: float = 0.0,
         wide_backend: Backend | None = None,
     ) -> None:
         if batch_size < 1:
@@ -91,8 +92,9 @@ class Engine:
         self.call_cost_tokens = call_cost_tokens  # None: full calls; else the cheapest cut (see bucketing)
         self.long_text: LongTextMode = long_text
         # Logits are divided by it before the softmax: the calibration stored with the model
-        # (moodline.json "temperature", by text length); labels never change, only how confident they read.
-        self.calibration = Temperature(temperature, temperature_length_exponent)
+        # (moodline.json "temperature", by text length and logit margin); labels never change, only how
+        # confident they read.
+        self.calibration = Temperature(temperature, temperature_length_exponent, temperature_margin_exponent)
 
     @property
     def labels(self) -> list[str]:
@@ -187,6 +189,7 @@ class Engine:
             stored = Temperature.from_metadata(meta)
             options["temperature"] = stored.value
             options.setdefault("temperature_length_exponent", stored.length_exponent)
+            options.setdefault("temperature_margin_exponent", stored.margin_exponent)
         backend = OnnxBackend(directory / ONNX_FILE, threads, spinning, unsigned_weights)
         if wide_threads is not None and wide_threads > backend.threads:
             options["wide_backend"] = OnnxBackend(directory / ONNX_FILE, wide_threads, spinning, unsigned_weights)

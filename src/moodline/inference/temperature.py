@@ -1,17 +1,23 @@
-"""How confident a model's answers read: the calibration temperature stored with it, by text length.
+"""How confident a model's answers read: the calibration temperature stored with it, by text length
+and by how decided the model is.
 
 Logits are divided by a temperature before the softmax; labels never change, only how confident
 they read. One temperature for every text cannot serve domains that disagree: the bundled model is
 over-confident on six-word dialogue lines and under-confident on hundred-word reviews, so the one
 value that fixes the first spoils the second. The temperature may therefore depend on the text's
-length in tokens::
+length in tokens, and on the margin between its two highest logits::
 
-    T(n) = value * (n / REFERENCE_TOKENS) ** length_exponent
+    T(n, m) = value * (n / REFERENCE_TOKENS) ** length_exponent * (m / REFERENCE_MARGIN) ** margin_exponent
 
-``length_exponent = 0`` is plain temperature scaling (Guo et al., 2017). A negative exponent gives
-short texts a higher temperature (softer) and long texts a lower one (sharper). Both numbers are
-fitted on dev data (:mod:`moodline.training.calibration`) and stored in the model's ``moodline.json``
-as ``temperature`` and ``temperature_length_exponent``.
+``length_exponent = margin_exponent = 0`` is plain temperature scaling (Guo et al., 2017). A negative
+length exponent gives short texts a higher temperature (softer) and long texts a lower one (sharper).
+The margin term is for domains of the same lengths that disagree: MELD's dialogue lines are
+over-confident at middling margins while DailyDialog's clear-cut neutral answers are under-confident
+at large ones; a small negative margin exponent softens the first and sharpens the second. Since the
+scaled margin ``m / T(n, m)`` still grows with ``m`` (the exponent stays well above -1), a more decided
+answer still reads as more confident, and the argmax never changes. The numbers are fitted on dev data
+(:mod:`moodline.training.calibration`) and stored in the model's ``moodline.json`` as ``temperature``,
+``temperature_length_exponent`` and ``temperature_margin_exponent``.
 
 Example::
 
@@ -29,19 +35,26 @@ import numpy as np
 
 from moodline.core.errors import InvalidInputError
 
-__all__ = ["REFERENCE_TOKENS", "Temperature"]
+__all__ = ["REFERENCE_MARGIN", "REFERENCE_TOKENS", "Temperature"]
 
 # The length (tokens, with [CLS] and [SEP]) at which T(n) equals ``value``: a short sentence, so that
 # ``value`` reads as "the temperature of a typical utterance".
 REFERENCE_TOKENS = 16
 # Beyond this the fit is describing a broken model, not a calibration (T would change 4x per 10x length).
 MAX_LENGTH_EXPONENT = 0.6
+# The logit margin (top minus runner-up) at which the margin term is 1: a fairly decided answer.
+REFERENCE_MARGIN = 3.0
+# Within this the scaled margin m / T keeps growing with m (so confidence keeps its order) by a wide berth.
+MAX_MARGIN_EXPONENT = 0.5
+# A margin of 0 (a tie) would send T to 0 or infinity; ties are scored as this margin.
+MIN_MARGIN = 1e-3
 
 
 @dataclass(frozen=True)
 class Temperature:
     value: float = 1.0
     length_exponent: float = 0.0
+    margin_exponent: float = 0.0
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.value) and self.value > 0):
@@ -50,21 +63,43 @@ class Temperature:
             raise InvalidInputError(
                 f"temperature length exponent must be within ±{MAX_LENGTH_EXPONENT}, got {self.length_exponent}"
             )
+        if not (math.isfinite(self.margin_exponent) and abs(self.margin_exponent) <= MAX_MARGIN_EXPONENT):
+            raise InvalidInputError(
+                f"temperature margin exponent must be within ±{MAX_MARGIN_EXPONENT}, got {self.margin_exponent}"
+            )
 
     @property
     def is_identity(self) -> bool:
-        return self.value == 1.0 and self.length_exponent == 0.0
+        return self.value == 1.0 and self.length_exponent == 0.0 and self.margin_exponent == 0.0
+
+    @property
+    def is_uniform(self) -> bool:
+        """Whether every text gets the same temperature (``value``)."""
+        return self.length_exponent == 0.0 and self.margin_exponent == 0.0
 
     @classmethod
     def from_metadata(cls, meta: Mapping[str, Any]) -> Temperature:
-        return cls(float(meta.get("temperature", 1.0)), float(meta.get("temperature_length_exponent", 0.0)))
+        return cls(
+            float(meta.get("temperature", 1.0)),
+            float(meta.get("temperature_length_exponent", 0.0)),
+            float(meta.get("temperature_margin_exponent", 0.0)),
+        )
 
-    def per_text(self, lengths: np.ndarray) -> np.ndarray:
-        """The temperature of each text, from its length in tokens."""
-        if self.length_exponent == 0.0:
-            return np.full(len(lengths), self.value, dtype=np.float64)
-        ratio = np.maximum(np.asarray(lengths, dtype=np.float64), 1.0) / REFERENCE_TOKENS
-        result: np.ndarray = self.value * ratio**self.length_exponent
+    def per_text(self, lengths: np.ndarray | None, logits: np.ndarray | None = None) -> np.ndarray:
+        """The temperature of each text, from its length in tokens and (with a margin exponent) its logits."""
+        rows = len(lengths) if lengths is not None else len(logits) if logits is not None else 0
+        result: np.ndarray = np.full(rows, self.value, dtype=np.float64)
+        if self.length_exponent != 0.0:
+            if lengths is None:
+                raise ValueError("a length-dependent temperature needs the texts' lengths")
+            ratio = np.maximum(np.asarray(lengths, dtype=np.float64), 1.0) / REFERENCE_TOKENS
+            result *= ratio**self.length_exponent
+        if self.margin_exponent != 0.0:
+            if logits is None:
+                raise ValueError("a margin-dependent temperature needs the logits")
+            top_two = np.sort(np.asarray(logits, dtype=np.float64), axis=1)[:, -2:]
+            margin = np.maximum(top_two[:, 1] - top_two[:, 0], MIN_MARGIN) / REFERENCE_MARGIN
+            result *= margin**self.margin_exponent
         return result
 
     def scale(self, logits: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
@@ -72,11 +107,9 @@ class Temperature:
         needed only when the temperature depends on length)."""
         if self.is_identity:
             return logits
-        if self.length_exponent == 0.0 or lengths is None:
-            if self.length_exponent != 0.0:
-                raise ValueError("a length-dependent temperature needs the texts' lengths")
+        if self.is_uniform:
             scaled_by_one: np.ndarray = logits / np.asarray(self.value, dtype=logits.dtype)
             return scaled_by_one
-        temperatures = self.per_text(lengths).astype(logits.dtype, copy=False)
+        temperatures = self.per_text(lengths, logits).astype(logits.dtype, copy=False)
         scaled: np.ndarray = logits / temperatures[:, None]
         return scaled

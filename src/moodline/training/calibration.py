@@ -4,8 +4,9 @@ A fine-tuned classifier is usually over-confident: of the texts it scores at 0.9
 are right. Dividing its logits by one temperature ``T > 1`` (fitted on dev data, stored in the
 model's ``moodline.json`` and applied by the engine) fixes most of that without changing a single
 label, since the argmax is unchanged (Guo et al., 2017, "On Calibration of Modern Neural Networks").
-The ``worst-ece`` objective also fits how the temperature changes with a text's length
-(:mod:`moodline.inference.temperature`), for a model whose domains of different lengths disagree.
+The ``worst-ece`` objective also fits how the temperature changes with a text's length and with the
+margin between its two highest logits (:mod:`moodline.inference.temperature`), for a model whose
+domains disagree.
 
 The temperature minimises the negative log-likelihood of the dev labels. Each dev set weighs the
 same, whatever its size, so a big set from one domain does not set the temperature for all. A set
@@ -31,7 +32,7 @@ import numpy as np
 
 from moodline.core.durable import write_atomically
 from moodline.inference.model_dir import METADATA_FILE, ONNX_FILE, load_metadata
-from moodline.inference.temperature import MAX_LENGTH_EXPONENT, Temperature
+from moodline.inference.temperature import MAX_LENGTH_EXPONENT, MAX_MARGIN_EXPONENT, Temperature
 from moodline.training.mixture import SourceData
 
 __all__ = [
@@ -45,10 +46,11 @@ __all__ = [
 
 # Temperatures outside this range mean the dev data or the model is broken, not miscalibrated.
 MIN_TEMPERATURE, MAX_TEMPERATURE = 0.05, 20.0
-# The worst-ece search: temperatures 0.5..3 and length exponents within ±0.3, coarse then fine.
+# The worst-ece search: temperatures 0.5..3, length and margin exponents within ±0.3, coarse then fine.
 TEMPERATURE_RANGE = (0.5, 3.0)
 LENGTH_EXPONENT_RANGE = (-0.3, 0.3)
-assert LENGTH_EXPONENT_RANGE[1] <= MAX_LENGTH_EXPONENT
+MARGIN_EXPONENT_RANGE = (-0.3, 0.3)
+assert LENGTH_EXPONENT_RANGE[1] <= MAX_LENGTH_EXPONENT and MARGIN_EXPONENT_RANGE[1] <= MAX_MARGIN_EXPONENT
 
 Objective = Literal["nll", "worst-ece"]
 
@@ -69,10 +71,11 @@ class TemperatureFit:
     nll_before: float
     nll_after: float
     length_exponent: float = 0.0
+    margin_exponent: float = 0.0
 
     @property
     def calibration(self) -> Temperature:
-        return Temperature(self.temperature, self.length_exponent)
+        return Temperature(self.temperature, self.length_exponent, self.margin_exponent)
 
 
 def apply_temperature(log_probs: np.ndarray, temperature: float | np.ndarray) -> np.ndarray:
@@ -106,9 +109,10 @@ def _mean_nll(sets: Sequence[ScoredSet], inverse_temperature: float) -> float:
 
 
 def _per_text(scored: ScoredSet, temperature: Temperature) -> float | np.ndarray:
-    if temperature.length_exponent == 0.0 or scored.lengths is None:
+    if temperature.is_uniform:
         return temperature.value
-    return temperature.per_text(scored.lengths)
+    # Log-probabilities differ from the logits by one constant per row: the same margins.
+    return temperature.per_text(scored.lengths, scored.log_probs)
 
 
 def _worst_ece(sets: Sequence[ScoredSet], temperature: float | Temperature) -> float:
@@ -129,30 +133,36 @@ def _grid(low: float, high: float, step: float) -> list[float]:
 
 
 def _fit_worst_ece(sets: Sequence[ScoredSet]) -> Temperature:
-    """The temperature (and length exponent, where every set has lengths) whose worst set's ECE is lowest.
+    """The temperature, length exponent (where every set has lengths) and margin exponent whose worst
+    set's ECE is lowest.
 
-    A coarse grid (0.05 apart in both) finds the region, a fine one (0.01) the point; ties go to
-    the smaller exponent and then the smaller temperature, so the answer does not wander on flat ground.
+    A coarse grid (0.05 apart in temperature and length exponent, 0.1 in margin exponent) finds the
+    region, a fine one (0.01, 0.01, 0.02) the point; ties go to the smaller exponents and then the
+    smaller temperature, so the answer does not wander on flat ground.
     """
-    exponents = [0.0]
+    lengths = [0.0]
     if all(s.lengths is not None for s in sets):
-        exponents = _grid(*LENGTH_EXPONENT_RANGE, 0.05)
-    coarse = [Temperature(t, e) for t in _grid(*TEMPERATURE_RANGE, 0.05) for e in exponents]
-    best = min(coarse, key=lambda c: (_worst_ece(sets, c), abs(c.length_exponent), c.value))
-    fine_exponents = (
-        [0.0] if exponents == [0.0] else _grid(best.length_exponent - 0.05, best.length_exponent + 0.05, 0.01)
-    )
+        lengths = _grid(*LENGTH_EXPONENT_RANGE, 0.05)
+    margins = _grid(*MARGIN_EXPONENT_RANGE, 0.1)
+
+    def rank(c: Temperature) -> tuple[float, float, float, float]:
+        return (_worst_ece(sets, c), abs(c.length_exponent), abs(c.margin_exponent), c.value)
+
+    coarse = [Temperature(t, e, m) for t in _grid(*TEMPERATURE_RANGE, 0.05) for e in lengths for m in margins]
+    best = min(coarse, key=rank)
+    fine_lengths = [0.0] if lengths == [0.0] else _grid(best.length_exponent - 0.05, best.length_exponent + 0.05, 0.01)
     fine = [
-        Temperature(t, e)
+        Temperature(t, e, m)
         for t in _grid(max(TEMPERATURE_RANGE[0], best.value - 0.05), min(TEMPERATURE_RANGE[1], best.value + 0.05), 0.01)
-        for e in fine_exponents
-        if abs(e) <= LENGTH_EXPONENT_RANGE[1] + 1e-9
+        for e in fine_lengths
+        for m in _grid(best.margin_exponent - 0.1, best.margin_exponent + 0.1, 0.02)
+        if abs(e) <= LENGTH_EXPONENT_RANGE[1] + 1e-9 and abs(m) <= MARGIN_EXPONENT_RANGE[1] + 1e-9
     ]
-    return min([best, *fine], key=lambda c: (_worst_ece(sets, c), abs(c.length_exponent), c.value))
+    return min([best, *fine], key=rank)
 
 
 def _mean_nll_of(sets: Sequence[ScoredSet], temperature: Temperature) -> float:
-    if temperature.length_exponent == 0.0:
+    if temperature.is_uniform:
         return _mean_nll(sets, 1.0 / temperature.value)
     total = 0.0
     for scored in sets:
@@ -180,7 +190,9 @@ def fit_temperature(sets: Sequence[ScoredSet], objective: Objective = "nll") -> 
         raise ValueError(f"objective must be 'nll' or 'worst-ece', got {objective!r}")
     if objective == "worst-ece":
         best = _fit_worst_ece(sets)
-        return TemperatureFit(best.value, _mean_nll(sets, 1.0), _mean_nll_of(sets, best), best.length_exponent)
+        return TemperatureFit(
+            best.value, _mean_nll(sets, 1.0), _mean_nll_of(sets, best), best.length_exponent, best.margin_exponent
+        )
     low, high = 1.0 / MAX_TEMPERATURE, 1.0 / MIN_TEMPERATURE
     ratio = (np.sqrt(5.0) - 1.0) / 2.0
     a, b = low + (1 - ratio) * (high - low), low + ratio * (high - low)
@@ -231,6 +243,7 @@ def calibrate_model(
         "objective": objective,
         "temperature": fit.temperature,
         "length_exponent": fit.length_exponent,
+        "margin_exponent": fit.margin_exponent,
         "nll_before": fit.nll_before,
         "nll_after": fit.nll_after,
     }
@@ -250,12 +263,16 @@ def calibrate_model(
     report["sets"] = per_set
     meta["temperature"] = round(fit.temperature, 6)
     meta.pop("temperature_length_exponent", None)
+    meta.pop("temperature_margin_exponent", None)
     # The version keys caches (in-process and Redis): new probabilities need a new version.
     content = hashlib.sha256((directory / ONNX_FILE).read_bytes())
     content.update(f"temperature={meta['temperature']}".encode())
     if fit.length_exponent != 0.0:
         meta["temperature_length_exponent"] = round(fit.length_exponent, 6)
         content.update(f"length_exponent={meta['temperature_length_exponent']}".encode())
+    if fit.margin_exponent != 0.0:
+        meta["temperature_margin_exponent"] = round(fit.margin_exponent, 6)
+        content.update(f"margin_exponent={meta['temperature_margin_exponent']}".encode())
     meta["version"] = content.hexdigest()[:12]
     meta["calibration"] = {
         "objective": objective,
