@@ -267,6 +267,7 @@ class DynamicBatcher:
         finally:
             lock.release()
         self._free_since = time.perf_counter()
+        self._expected = min(self.max_batch_size, len(texts))  # as after a batch: nothing else was queued
         elapsed = self._free_since - started
         self._record_batch(len(texts), elapsed)
         return predictions, BatchTiming(queue_s=0.0, inference_s=elapsed)
