@@ -218,7 +218,7 @@ def _evaluate_three_way(engine: Any, data: Any, as_json: bool, band: Any) -> Non
     show_default=True,
     help=(
         "Minimise the mean negative log-likelihood, or the worst dev set's calibration error "
-        "(this one also fits how the temperature changes with text length)."
+        "(this one also fits how the temperature changes with text length and logit margin)."
     ),
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
