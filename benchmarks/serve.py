@@ -27,8 +27,9 @@ send the next as soon as the answer arrives. For each concurrency level (default
   "vs best peer" divides moodline bundled's rate by the best peer's at the same concurrency.
 
 For each moodline model the engine's own throughput and single-sentence latency (benchmarks/engine.py's
-measurement, 2 threads, in a fresh process, right before that model's server) are printed too, and
-"vs engine" divides by their mean: what the HTTP layer and batching keep of it.
+measurement, 2 threads, in a fresh process: the bundled model's right before its server in each round,
+the DistilBERT-shaped one's before and after its single run) are printed too, and "vs engine" divides
+by their mean: what the HTTP layer and batching keep of it.
 
 Rounds: the speed of a shared machine drifts by 10 to 30 % within minutes, more than some of the
 differences measured here. So the servers of the bundled model (moodline, moodline with the log, the
