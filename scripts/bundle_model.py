@@ -72,6 +72,8 @@ def train_command(arguments: dict[str, Any]) -> str:
             parts += [flag, str(arguments[key])]
     if arguments.get("freeze_embeddings"):
         parts.append("--freeze-embeddings")
+    if arguments.get("drop_final_full_stop"):
+        parts.append("--drop-final-full-stop")
     parts += ["--output", rel(arguments["output_dir"])]
     return " ".join(shlex.quote(p) for p in parts)
 

@@ -234,6 +234,11 @@ def test_the_shipped_mix_reads_every_source_and_dev_set():
     plain = DataMixture.load("sentiment-3way-plain", root=SHARED_DATA)
     titles = next(s for s in plain.read_training().sources if s.name == "clothing-titles")
     assert 17000 < len(titles) < 18500
+    # The measured third stage: the second stage's sources at half their weight, plus the titles.
+    stage3 = DataMixture.load("sentiment-3way-stage3", root=SHARED_DATA)
+    weights = {s.name: s.weight for s in stage3.sources}
+    assert weights.pop("clothing-titles") == 0.25
+    assert weights == {s.name: s.weight / 2 for s in mix.sources}
 
 
 def test_leaving_a_source_out_keeps_the_dev_sets(mix_dir):

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from moodline.cli import main
 from moodline.core.errors import InvalidInputError
 from moodline.inference.engine import Engine
-from moodline.training.trainer import TrainingArguments, train
+from moodline.training.trainer import Trainer, TrainingArguments, train
 
 pytestmark = pytest.mark.slow
 
@@ -198,8 +198,6 @@ def mix_args(tmp_path: Path, base: Path, output: str, **overrides: object) -> Tr
 def test_a_partial_label_source_is_taught_only_over_the_labels_it_has(tiny_hf_model, tmp_path):
     import torch
 
-    from moodline.training.trainer import Trainer
-
     trainer = Trainer(mix_args(tmp_path, tiny_hf_model, "run"))
     data = trainer.train_data
     binary_rows = [i for i, s in enumerate(data.source_of) if s == 1][:4]
@@ -263,8 +261,6 @@ def test_mixture_and_file_are_alternatives(tmp_path):
 
 
 def test_punctuation_dropout_removes_the_final_mark_reproducibly(tiny_hf_model, tmp_path):
-    from moodline.training.trainer import Trainer
-
     trainer = Trainer(mix_args(tmp_path, tiny_hf_model, "run", punctuation_dropout=0.5))
     full_stop = trainer.tokenizer.token_id(".")
     trainer.train_ids[:4] = [
@@ -280,6 +276,24 @@ def test_punctuation_dropout_removes_the_final_mark_reproducibly(tiny_hf_model, 
     assert all(ids == plain for ids, row in zip(first, batch, strict=True) if row == 3)
     trainer.args.punctuation_dropout = 0.0
     assert trainer._batch_ids(batch, epoch=1, number=7) == [trainer.train_ids[i] for i in batch]
+
+
+def test_a_run_that_drops_the_final_full_stop_scores_without_it_everywhere(tiny_hf_model, tmp_path):
+    from moodline.training.export import export_model
+
+    train(mix_args(tmp_path, tiny_hf_model, "run", epochs=1, drop_final_full_stop=True))
+    export_model(tmp_path / "run", tmp_path / "onnx")
+    for engine in (Engine.load(tmp_path / "run", backend="transformers"), Engine.load(tmp_path / "onnx")):
+        [ids] = [e.ids for e in engine.tokenizer.encode(["it was great."])]
+        assert ids == engine.tokenizer.encode(["it was great"])[0].ids
+        assert engine.tokenizer.encode(["it was great . "])[0].ids == ids
+        # Only the one final full stop: an ellipsis, a question mark and inner stops stay.
+        full_stop = engine.tokenizer.token_id(".")
+        assert engine.tokenizer.encode(["well..."])[0].ids.count(full_stop) == 3
+        assert engine.tokenizer.encode(["it is. is it?"])[0].ids.count(full_stop) == 1
+    # A run without the option keeps the mark.
+    plain = Trainer(mix_args(tmp_path, tiny_hf_model, "plain"))
+    assert plain.tokenizer.encode(["it was great."])[0].ids != plain.tokenizer.encode(["it was great"])[0].ids
 
 
 def test_rows_in_memory_train_like_the_same_rows_from_a_file(tiny_hf_model, tmp_path):

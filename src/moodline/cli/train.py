@@ -102,6 +102,11 @@ __all__ = ["average", "export", "train"]
     show_default=True,
     help="Drop a text's final full stop or exclamation mark with this probability (dialogue data ties '.' to neutral).",
 )
+@click.option(
+    "--drop-final-full-stop",
+    is_flag=True,
+    help="Drop each text's final full stop, in training and (saved in the tokenizer) wherever the model scores.",
+)
 @click.option("--resume", is_flag=True, help="Continue from the last checkpoint in --output.")
 @click.option(
     "--tracker",

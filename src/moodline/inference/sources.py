@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 from moodline.core.errors import ModelLoadError, ModelNotFoundError
 from moodline.core.extras import require_extra
 from moodline.core.settings import Settings, get_settings
-from moodline.inference.model_dir import HF_CONFIG_FILE, TOKENIZER_FILES, has_onnx_model, has_tokenizer
+from moodline.inference.model_dir import HF_CONFIG_FILE, TOKENIZER_FILE, TOKENIZER_FILES, has_onnx_model, has_tokenizer
 from moodline.inference.registry import RegistryReader, is_registry_uri
 
 __all__ = [
@@ -142,7 +142,16 @@ def load_hf_tokenizer(name: str) -> Any:
     directory = Path(name)
     if directory.is_dir() and not has_tokenizer(directory):
         raise ModelLoadError(f"{name}: no tokenizer files ({', '.join(TOKENIZER_FILES[:3])}, ...)")
-    return hub_load(AutoTokenizer, name)
+    tokenizer = hub_load(AutoTokenizer, name)
+    saved = directory / TOKENIZER_FILE
+    if saved.is_file() and getattr(tokenizer, "is_fast", False):
+        # transformers rebuilds a BERT tokenizer's normalizer from tokenizer_config.json, losing any step
+        # the saved tokenizer.json adds (a model trained with --drop-final-full-stop has one): the file
+        # is the tokenizer the model was trained with, so its normalizer wins.
+        from tokenizers import Tokenizer
+
+        tokenizer.backend_tokenizer.normalizer = Tokenizer.from_file(str(saved)).normalizer
+    return tokenizer
 
 
 def require_torch() -> None:

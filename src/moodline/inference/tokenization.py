@@ -11,6 +11,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tokenizers import Tokenizer
@@ -18,7 +19,13 @@ from tokenizers import Tokenizer
 from moodline.core.errors import ModelLoadError
 from moodline.inference.model_dir import HF_CONFIG_FILE, TOKENIZER_FILE
 
-__all__ = ["Encoded", "TextTokenizer", "pad_batch"]
+__all__ = ["Encoded", "TextTokenizer", "dropping_final_full_stop", "pad_batch"]
+
+# A text's one final full stop ("Thanks, that fixed it." -> "Thanks, that fixed it"); an ellipsis stays.
+# Speech-to-text punctuators and human transcribers put it on every line, yet in dialogue training data
+# a line ending in a full stop is mostly neutral (DailyDialog 83 %, MELD 62 %), so a model learns the
+# mark instead of the words. Put into a model's tokenizer.json, it acts wherever the tokenizer is used.
+FINAL_FULL_STOP = {"type": "Replace", "pattern": {"Regex": r"(?<![.\s])\s*\.\s*$"}, "content": ""}
 
 
 @dataclass
@@ -74,6 +81,20 @@ class TextTokenizer:
     def save(self, path: str | Path) -> None:
         """Save as ``tokenizer.json`` with padding off, so any loader pads per batch."""
         self._tokenizer.save(str(path))
+
+
+def dropping_final_full_stop(tokenizer: dict[str, Any]) -> dict[str, Any]:
+    """A ``tokenizer.json`` (parsed) whose normalizer first drops the text's final full stop.
+
+    Idempotent: a tokenizer that already drops it is returned as it is.
+    """
+    normalizer = tokenizer.get("normalizer")
+    steps = (
+        [] if normalizer is None else normalizer["normalizers"] if normalizer["type"] == "Sequence" else [normalizer]
+    )
+    if FINAL_FULL_STOP in steps:
+        return tokenizer
+    return {**tokenizer, "normalizer": {"type": "Sequence", "normalizers": [FINAL_FULL_STOP, *steps]}}
 
 
 def _pad_id(tokenizer: Tokenizer) -> int:

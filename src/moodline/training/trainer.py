@@ -38,7 +38,7 @@ from moodline.core.progress import progress_bar
 from moodline.inference.bucketing import shuffled_bucket_batches, sorted_batches
 from moodline.inference.model_dir import HF_MODEL_FILES, HF_TOKENIZER_FILES, TOKENIZER_FILE
 from moodline.inference.sources import hub_load, load_hf_tokenizer, require_torch, resolve_local
-from moodline.inference.tokenization import TextTokenizer, pad_batch
+from moodline.inference.tokenization import TextTokenizer, dropping_final_full_stop, pad_batch
 from moodline.training.evaluation import classification_report
 from moodline.training.mixture import DataMixture, MixtureData, SourceData
 
@@ -82,6 +82,7 @@ class TrainingArguments:
     keep_checkpoints: int = 2
     save_steps: int | None = None
     punctuation_dropout: float = 0.0
+    drop_final_full_stop: bool = False
     precision: str = "fp32"
     freeze_embeddings: bool = False
     resume: bool = False
@@ -412,7 +413,7 @@ def _load_model_and_tokenizer(
     if checkpoint is None:
         # Save the base tokenizer next to the model so the output directory is self-contained.
         load_hf_tokenizer(str(source)).save_pretrained(staging / "tokenizer")
-        _normalise_tokenizer(staging / "tokenizer" / TOKENIZER_FILE)
+        _normalise_tokenizer(staging / "tokenizer" / TOKENIZER_FILE, args.drop_final_full_stop)
     model = hub_load(
         AutoModelForSequenceClassification,
         str(source if checkpoint is None else checkpoint / "model"),
@@ -425,11 +426,17 @@ def _load_model_and_tokenizer(
     return model, tokenizer
 
 
-def _normalise_tokenizer(path: Path) -> None:
-    """Drop fixed padding/truncation from a saved tokenizer.json (callers pad per batch)."""
+def _normalise_tokenizer(path: Path, drop_final_full_stop: bool = False) -> None:
+    """Drop fixed padding/truncation from a saved tokenizer.json (callers pad per batch).
+
+    With ``drop_final_full_stop`` the tokenizer also drops a text's final full stop, in training and,
+    being saved with the model, wherever the model is used.
+    """
     data = json.loads(path.read_text())
     data["padding"] = None
     data["truncation"] = None
+    if drop_final_full_stop:
+        data = dropping_final_full_stop(data)
     path.write_text(json.dumps(data, ensure_ascii=False))
 
 
