@@ -26,6 +26,11 @@ def test_train_with_the_wandb_tracker_in_offline_mode(tiny_hf_model, tmp_path, m
         )  # fmt: skip
     finally:
         get_settings.cache_clear()
+        import wandb
+
+        # The offline log is written by wandb's service process; shutting it down flushes the file
+        # (read straight after the run it was, on a loaded machine, sometimes still only its header).
+        wandb.teardown()
     assert result.exit_code == 0, result.output
     run_id = result.output.strip().rsplit("wandb run ", 1)[1]
     [run_dir] = (tmp_path / "data" / "wandb").glob(f"offline-run-*-{run_id}")
