@@ -74,6 +74,10 @@ def train_command(arguments: dict[str, Any]) -> str:
         parts.append("--freeze-embeddings")
     if arguments.get("drop_final_full_stop"):
         parts.append("--drop-final-full-stop")
+    if arguments.get("soft_labels"):
+        parts += ["--soft-labels", rel(arguments["soft_labels"])]
+        parts += ["--distill-weight", str(arguments["distill_weight"])]
+        parts += ["--distill-temperature", str(arguments["distill_temperature"])]
     parts += ["--output", rel(arguments["output_dir"])]
     return " ".join(shlex.quote(p) for p in parts)
 

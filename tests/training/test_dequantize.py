@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from moodline.training.export import export_model
+from tests.scripts import load_script
 
 pytestmark = pytest.mark.slow
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "dequantize_model.py"
-
-
-def load_script():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("dequantize_model", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_every_weight_comes_back_within_its_quantization_step(tiny_hf_model, tmp_path):
@@ -38,7 +28,7 @@ def test_every_weight_comes_back_within_its_quantization_step(tiny_hf_model, tmp
     for name in ("tokenizer.json", "tokenizer_config.json"):
         (tmp_path / "trained" / name).write_bytes((Path(tiny_hf_model) / name).read_bytes())
     export_model(tmp_path / "trained", tmp_path / "int8", quantize="int8")
-    state = load_script().state_dict_of(tmp_path / "int8" / "model.onnx")
+    state = load_script("dequantize_model").state_dict_of(tmp_path / "int8" / "model.onnx")
     original = {name: value.numpy() for name, value in model.state_dict().items() if not name.endswith("position_ids")}
     assert state.keys() == original.keys()
     for name, value in original.items():

@@ -107,6 +107,26 @@ __all__ = ["average", "export", "train"]
     is_flag=True,
     help="Drop each text's final full stop, in training and (saved in the tokenizer) wherever the model scores.",
 )
+@click.option(
+    "--soft-labels",
+    type=click.Path(dir_okay=False, exists=True),
+    default=None,
+    help="A teacher's probabilities per training row (scripts/teacher_soft_labels.py), taught beside the labels.",
+)
+@click.option(
+    "--distill-weight",
+    type=click.FloatRange(0, 1),
+    default=0.5,
+    show_default=True,
+    help="With --soft-labels: the teacher's share of a covered row's loss.",
+)
+@click.option(
+    "--distill-temperature",
+    type=click.FloatRange(min=0, min_open=True),
+    default=2.0,
+    show_default=True,
+    help="With --soft-labels: softens both distributions, so the ranking of unpicked labels is taught too.",
+)
 @click.option("--resume", is_flag=True, help="Continue from the last checkpoint in --output.")
 @click.option(
     "--tracker",

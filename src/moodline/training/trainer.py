@@ -39,6 +39,7 @@ from moodline.inference.bucketing import shuffled_bucket_batches, sorted_batches
 from moodline.inference.model_dir import HF_MODEL_FILES, HF_TOKENIZER_FILES, TOKENIZER_FILE
 from moodline.inference.sources import hub_load, load_hf_tokenizer, require_torch, resolve_local
 from moodline.inference.tokenization import TextTokenizer, dropping_final_full_stop, pad_batch
+from moodline.training.distillation import SoftLabels, distillation_loss
 from moodline.training.evaluation import classification_report
 from moodline.training.mixture import DataMixture, MixtureData, SourceData
 
@@ -83,6 +84,10 @@ class TrainingArguments:
     save_steps: int | None = None
     punctuation_dropout: float = 0.0
     drop_final_full_stop: bool = False
+    # A teacher's probabilities per training row (moodline.training.distillation), taught beside the labels.
+    soft_labels: str | None = None
+    distill_weight: float = 0.5
+    distill_temperature: float = 2.0
     precision: str = "fp32"
     freeze_embeddings: bool = False
     resume: bool = False
@@ -99,6 +104,10 @@ class TrainingArguments:
             raise InvalidInputError(f"precision must be fp32 or bf16, got {self.precision!r}")
         if not 0.0 <= self.punctuation_dropout <= 1.0:
             raise InvalidInputError(f"punctuation_dropout must be in [0, 1], got {self.punctuation_dropout}")
+        if not 0.0 <= self.distill_weight <= 1.0:
+            raise InvalidInputError(f"distill_weight must be in [0, 1], got {self.distill_weight}")
+        if not self.distill_temperature > 0:
+            raise InvalidInputError(f"distill_temperature must be positive, got {self.distill_temperature}")
         if self.save_steps is not None and self.save_steps < 1:
             raise InvalidInputError(f"save_steps must be at least 1, got {self.save_steps}")
         positive = ("epochs", "batch_size", "gradient_accumulation", "max_length", "keep_checkpoints")
@@ -178,6 +187,7 @@ class Trainer:
             allowed[index, list(labels)] = True
         self.allowed = allowed
         self.partial = not bool(allowed.all())
+        self.teacher, self.taught = self._soft_labels()
 
         rows_per_epoch = sum(r["rows_per_epoch"] for r in self.train_data.summary())
         batches = math.ceil(rows_per_epoch / args.batch_size)
@@ -238,6 +248,13 @@ class Trainer:
             "train_seconds_this_run": round(time.perf_counter() - started, 1),
             "arguments": args.to_dict(),
         }
+        if self.teacher is not None:
+            metrics["distillation"] = {
+                "soft_labels": args.soft_labels,
+                "rows_covered": int(self.taught.sum()),
+                "weight": args.distill_weight,
+                "temperature": args.distill_temperature,
+            }
         if args.mixture:
             metrics["sources"] = self.train_data.summary()
             metrics["dev_sets"] = best.get("dev_sets", {})
@@ -322,14 +339,43 @@ class Trainer:
             for ids in rows
         ]
 
+    def _soft_labels(self) -> tuple[Any, Any]:
+        """The teacher's probabilities per training row and which rows have them; (None, None) without."""
+        import torch
+
+        if self.args.soft_labels is None:
+            return None, None
+        soft = SoftLabels.load(self.args.soft_labels)
+        if soft.label_names != self.train_data.label_names:
+            data_labels = self.train_data.label_names
+            raise InvalidInputError(
+                f"{self.args.soft_labels}: labels {soft.label_names} differ from the data's {data_labels}"
+            )
+        names = [self.train_data.sources[index].name for index in self.train_data.source_of]
+        probabilities, found = soft.lookup(names, self.train_data.texts)
+        if not found.any():
+            raise InvalidInputError(f"{self.args.soft_labels}: covers none of the training rows (another mix?)")
+        return torch.from_numpy(probabilities), torch.from_numpy(found)
+
     def _loss(self, logits: Any, labels: Any, batch: list[int]) -> Any:
+        """Cross-entropy over the labels each row's source has; with soft labels, mixed with distillation."""
         import torch
         import torch.nn.functional as F
 
+        hard_logits = logits
         if self.partial:
             sources = torch.tensor([self.train_data.source_of[i] for i in batch])
-            logits = logits.masked_fill(~self.allowed[sources], float("-inf"))
-        return F.cross_entropy(logits, labels)
+            hard_logits = logits.masked_fill(~self.allowed[sources], float("-inf"))
+        if self.teacher is None:
+            return F.cross_entropy(hard_logits, labels)
+        rows = torch.tensor(batch)
+        covered = self.taught[rows]
+        per_row = F.cross_entropy(hard_logits, labels, reduction="none")
+        if covered.any():
+            weight = self.args.distill_weight
+            soft = distillation_loss(logits[covered], self.teacher[rows[covered]], self.args.distill_temperature)
+            per_row = per_row.masked_scatter(covered, (1 - weight) * per_row[covered] + weight * soft)
+        return per_row.mean()
 
     def _evaluate(self, epoch_position: float, train_loss: float) -> str:
         """Score the dev sets, keep the model if it is the best so far; return a log line."""
