@@ -165,3 +165,18 @@ def test_the_script_scores_a_students_first_epoch_with_the_teacher(tiny_hf_model
     np.testing.assert_allclose(probabilities[0], engine_probabilities, atol=0.02)  # bf16 scoring, float16 storage
     metrics = train(mix_args(tmp_path, tiny_hf_model, "student", epochs=1, soft_labels=str(output)))
     assert metrics["distillation"]["rows_covered"] >= len(set(rows))
+
+
+def test_the_committed_teacher_labels_cover_the_epoch_they_were_made_for():
+    from moodline.training.mixture import MIXES_DIR, DataMixture
+    from tests.conftest import require_shared_data
+
+    soft = SoftLabels.load(MIXES_DIR / "sentiment-3way-stage3.teacher.npz")
+    assert soft.label_names == LABELS and soft.about["rows"] == "first epoch of seed 46"
+    data = DataMixture.load("sentiment-3way-stage3", require_shared_data()).read_training()
+    rows = rows_to_label(data, 46)
+    probabilities, found = soft.lookup(
+        [data.sources[data.source_of[i]].name for i in rows], [data.texts[i] for i in rows]
+    )
+    assert found.all()
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=5e-3)
