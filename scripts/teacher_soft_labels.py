@@ -13,11 +13,12 @@ training row of the mix, for longer runs.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
 
-from moodline.inference.model_dir import load_metadata
+from moodline.inference.model_dir import HF_CONFIG_FILE
 from moodline.training.distillation import SoftLabels, rows_to_label, teacher_probabilities
 from moodline.training.mixture import DataMixture
 
@@ -41,23 +42,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     mixture = DataMixture.load(args.mix, args.data_root)
     data = mixture.read_training()
-    teacher_labels = load_metadata(args.teacher).get("labels") if (args.teacher / "moodline.json").is_file() else None
-    if teacher_labels is not None and list(teacher_labels) != data.label_names:
+    config = json.loads((args.teacher / HF_CONFIG_FILE).read_text())
+    teacher_labels = [config["id2label"][str(i)] for i in range(len(config["id2label"]))]
+    if teacher_labels != data.label_names:
         print(f"error: the teacher's labels {teacher_labels} differ from the mix's {data.label_names}", file=sys.stderr)
         return 2
     rows = rows_to_label(data, None if args.all_rows else args.seed)
+    texts = [data.texts[i] for i in rows]
     started = time.perf_counter()
     probabilities = teacher_probabilities(
-        args.teacher,
-        [data.texts[i] for i in rows],
-        max_length=args.max_length,
-        batch_size=args.batch_size,
-        precision=args.precision,
+        args.teacher, texts, max_length=args.max_length, batch_size=args.batch_size, precision=args.precision
     )
     soft = SoftLabels.from_rows(
         data.label_names,
         [data.sources[data.source_of[i]].name for i in rows],
-        [data.texts[i] for i in rows],
+        texts,
         probabilities,
         about={
             "teacher": str(args.teacher),

@@ -31,8 +31,8 @@ import numpy as np
 from moodline.core.durable import durable_path
 from moodline.core.errors import DataFileError, InvalidInputError
 from moodline.core.progress import progress_bar
-from moodline.inference.bucketing import sorted_batches
-from moodline.inference.tokenization import TextTokenizer, pad_batch
+from moodline.inference.tokenization import TextTokenizer
+from moodline.training.evaluation import model_logits
 from moodline.training.mixture import MixtureData
 
 __all__ = ["SoftLabels", "distillation_loss", "rows_to_label", "teacher_probabilities"]
@@ -130,8 +130,6 @@ def teacher_probabilities(
     max_length: int = 128,
     batch_size: int = 64,
     precision: str = "bf16",
-    threads: int | None = None,
-    desc: str = "teacher",
 ) -> np.ndarray:
     """The label probabilities a Hugging Face classifier directory gives ``texts``, ``(n, labels)`` float32.
 
@@ -143,19 +141,14 @@ def teacher_probabilities(
 
     from moodline.inference.sources import hub_load
 
-    if threads:
-        torch.set_num_threads(threads)
     model = hub_load(AutoModelForSequenceClassification, str(model_dir)).eval()
     tokenizer = TextTokenizer.from_dir(model_dir, max_length=max_length)
     ids = [encoding.ids for encoding in tokenizer.encode(list(texts))]
     out = np.zeros((len(ids), int(model.config.num_labels)), dtype=np.float32)
-    bar = progress_bar(total=len(ids), desc=desc, unit="text")
-    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
-        for batch in sorted_batches([len(x) for x in ids], batch_size):
-            input_ids, mask = pad_batch([ids[i] for i in batch], tokenizer.pad_id)
-            logits = model(input_ids=torch.from_numpy(input_ids), attention_mask=torch.from_numpy(mask)).logits
-            out[batch] = torch.softmax(logits.float(), dim=-1).numpy()
-            bar.update(len(batch))
+    bar = progress_bar(total=len(ids), desc="teacher", unit="text")
+    for batch, logits in model_logits(model, ids, tokenizer.pad_id, precision, batch_size):
+        out[batch] = torch.softmax(logits, dim=-1).numpy()
+        bar.update(len(batch))
     bar.close()
     return out
 

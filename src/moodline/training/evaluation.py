@@ -14,7 +14,7 @@ Example::
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +23,11 @@ import numpy as np
 from moodline.core.datafiles import LabelledData
 from moodline.core.errors import InvalidInputError
 from moodline.core.progress import progress_bar
+from moodline.inference.bucketing import sorted_batches
 from moodline.inference.engine import Engine
+from moodline.inference.tokenization import pad_batch
 
-__all__ = ["calibration", "classification_report", "evaluate", "score_in_chunks"]
+__all__ = ["calibration", "classification_report", "evaluate", "model_logits", "score_in_chunks"]
 
 ECE_BINS = 15
 
@@ -103,6 +105,23 @@ def calibration(
             }
         )
     return float(ece), table
+
+
+def model_logits(
+    model: Any, ids: Sequence[Sequence[int]], pad_id: int, precision: str, batch_size: int
+) -> Iterator[tuple[list[int], Any]]:
+    """``(row indices, float32 logits)`` per length-bucketed batch of a PyTorch classifier, no gradients.
+
+    For a model still in training (dev scores) or one not exported (a teacher); ``precision`` "bf16"
+    runs under bf16 autocast. The caller sets train/eval mode.
+    """
+    import torch
+
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+        for batch in sorted_batches([len(x) for x in ids], batch_size):
+            input_ids, mask = pad_batch([list(ids[i]) for i in batch], pad_id)
+            logits = model(input_ids=torch.from_numpy(input_ids), attention_mask=torch.from_numpy(mask)).logits
+            yield batch, logits.float()
 
 
 def score_in_chunks(engine: Engine, texts: Sequence[str], chunk: int = 256, desc: str = "evaluating") -> np.ndarray:

@@ -35,12 +35,12 @@ from moodline.core.datafiles import LabelledData, read_labelled, split_holdout
 from moodline.core.durable import move_durably, staged_directory, write_atomically
 from moodline.core.errors import InvalidInputError
 from moodline.core.progress import progress_bar
-from moodline.inference.bucketing import shuffled_bucket_batches, sorted_batches
+from moodline.inference.bucketing import shuffled_bucket_batches
 from moodline.inference.model_dir import HF_MODEL_FILES, HF_TOKENIZER_FILES, TOKENIZER_FILE
 from moodline.inference.sources import hub_load, load_hf_tokenizer, require_torch, resolve_local
 from moodline.inference.tokenization import TextTokenizer, dropping_final_full_stop, pad_batch
 from moodline.training.distillation import SoftLabels, distillation_loss
-from moodline.training.evaluation import classification_report
+from moodline.training.evaluation import classification_report, model_logits
 from moodline.training.mixture import DataMixture, MixtureData, SourceData
 
 __all__ = ["Trainer", "TrainingArguments", "load_training_data", "train"]
@@ -507,18 +507,13 @@ def _linear_warmup_decay(warmup: int, total: int) -> Callable[[int], float]:
 
 def _dev_scores(model: Any, ids: list[list[int]], dev: SourceData, pad_id: int, precision: str) -> dict[str, float]:
     """Accuracy and macro-F1 on one dev set, the argmax taken over the labels that set has."""
-    import torch
-
     model.eval()
     predicted = [0] * len(ids)
     allowed = list(dev.allowed)
-    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
-        for batch in sorted_batches([len(x) for x in ids], 128):
-            input_ids, mask = pad_batch([ids[i] for i in batch], pad_id)
-            logits = model(input_ids=torch.from_numpy(input_ids), attention_mask=torch.from_numpy(mask)).logits
-            choice = logits.float()[:, allowed].argmax(-1).tolist()
-            for row, pick in zip(batch, choice, strict=True):
-                predicted[row] = allowed[pick]
+    for batch, logits in model_logits(model, ids, pad_id, precision, batch_size=128):
+        choice = logits[:, allowed].argmax(-1).tolist()
+        for row, pick in zip(batch, choice, strict=True):
+            predicted[row] = allowed[pick]
     model.train()
     report = classification_report(dev.labels, predicted, [str(i) for i in range(int(model.config.num_labels))])
     return {"accuracy": report["accuracy"], "macro_f1": report["macro_f1"]}
