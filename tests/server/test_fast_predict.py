@@ -33,9 +33,9 @@ def fast_answers(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     answered: list[str] = []
     original = PredictFastPath._answer
 
-    async def counting(self: PredictFastPath, request: Any, scope: Any, send: Any) -> None:
+    async def counting(self: PredictFastPath, request: Any, scope: Any, send: Any) -> int:
         answered.append(request.text_list()[0][0])
-        await original(self, request, scope, send)
+        return await original(self, request, scope, send)
 
     monkeypatch.setattr(PredictFastPath, "_answer", counting)
     return answered
@@ -112,3 +112,32 @@ async def test_errors_while_scoring_keep_their_status_and_headers(tiny_engine, f
     assert any(a.status_code == 200 for a in answers)
     assert len(fast_answers) == 8  # every one of them went the fast way, refusals included
     assert 'route="/predict",status="429"' in metrics and 'route="/predict",status="200"' in metrics
+
+
+async def test_fast_answers_carry_what_the_middleware_stack_adds(make_client, fast_answers):
+    async with make_client(keepalive_requests=1, cache_size=0) as client:  # every connection recycled
+        fast = await client.post("/predict", json={"text": "fine"})
+        route = await client.post("/predict", json={"text": "fine"}, headers=ROUTE_ONLY)
+        metrics = (await client.get("/metrics")).text
+    assert fast_answers == ["fine"]
+    assert fast.headers["connection"] == route.headers["connection"] == "close"
+    assert fast.headers["x-moodline-instance"] == route.headers["x-moodline-instance"]
+    assert 'moodline_http_requests_total{method="POST",route="/predict",status="200"} 2.0' in metrics
+
+
+async def test_an_unexpected_failure_is_answered_as_the_app_answers_it(make_client, fast_answers, monkeypatch, caplog):
+    from moodline.server import fast_predict
+
+    def broken_reply(*_args: Any) -> Any:
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr(fast_predict, "predict_reply", broken_reply)
+    async with make_client() as client:
+        response = await client.post("/predict", json={"text": "fine"})
+        metrics = (await client.get("/metrics")).text
+    assert fast_answers == ["fine"]
+    assert response.status_code == 500
+    assert response.json() == {"error": {"type": "internal_error", "message": "internal server error", "details": []}}
+    assert "x-moodline-instance" in response.headers
+    assert 'route="/predict",status="500"' in metrics
+    assert "secret internal detail" in caplog.text  # logged for the operator, never sent to the client

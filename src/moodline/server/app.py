@@ -12,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from moodline import __version__
 from moodline.core.settings import Settings, get_settings
@@ -30,7 +32,13 @@ from moodline.server.dependencies import instance_id
 from moodline.server.errors import install_error_handlers
 from moodline.server.fast_predict import PredictFastPath
 from moodline.server.metrics import Metrics
-from moodline.server.middleware import BodySizeLimit, ConnectionRecycling, InstanceHeader, RequestMetrics
+from moodline.server.middleware import (
+    BodySizeLimit,
+    ConnectionRecycling,
+    InstanceHeader,
+    RecyclingPolicy,
+    RequestMetrics,
+)
 from moodline.server.routes import health, predict
 from moodline.server.routes.conversations import router as conversations_router
 from moodline.server.routes.feedback import router as feedback_router
@@ -41,6 +49,18 @@ from moodline.server.worker_load import this_workers_board
 __all__ = ["create_app"]
 
 log = logging.getLogger("moodline.server")
+
+
+class _FastAPIWithFront(FastAPI):
+    """FastAPI with one ASGI app in front of its whole middleware stack (the /predict fast path, whose
+    answers need none of the stack: see moodline.server.fast_predict)."""
+
+    def __init__(self, front: Callable[[ASGIApp], ASGIApp], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._front = front
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return self._front(super().build_middleware_stack())
 
 
 def build_cache(settings: Settings) -> PredictionCache | None:
@@ -141,7 +161,14 @@ def create_app(
             await state.batcher.stop(drain=True)
             await stop_lifecycle(state.lifecycle)
 
-    app = FastAPI(
+    app = _FastAPIWithFront(
+        lambda stack: PredictFastPath(
+            stack,
+            state=state,
+            route=predict.predict_route(),
+            body_limit=settings.max_body_bytes,
+            recycling=RecyclingPolicy(settings.keepalive_requests),
+        ),
         title="moodline",
         version=__version__,
         description='Sentiment analysis API. Every error has the body `{"error": {"type", "message", "details"}}`.',
@@ -154,8 +181,6 @@ def create_app(
     app.include_router(conversations_router)
     app.include_router(feedback_router)
     mount_web(app)  # the browser page at /, outside the OpenAPI schema
-    # Added first, so it runs last: inside the body limit, metrics and headers, right before FastAPI.
-    app.add_middleware(PredictFastPath, state=state, route=predict.predict_route())
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)
     app.add_middleware(InstanceHeader, instance=state.instance)

@@ -41,6 +41,11 @@ class Metrics:
         )
         self.rejected = Counter("moodline_rejected_total", "Requests refused or expired", ["reason"], registry=r)
 
+    def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
+        labels = (route, method, str(status))
+        self.requests.labels(*labels).inc()
+        self.latency.labels(*labels).observe(seconds)
+
     def observe_batch(self, size: int, seconds: float) -> None:
         self.batch_size.observe(size)
         self.inference.observe(seconds)

@@ -12,7 +12,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from moodline.server.errors import error_response
 from moodline.server.metrics import Metrics
 
-__all__ = ["BodySizeLimit", "ConnectionRecycling", "InstanceHeader", "RequestMetrics"]
+__all__ = [
+    "BodySizeLimit",
+    "ConnectionRecycling",
+    "InstanceHeader",
+    "RecyclingPolicy",
+    "RequestMetrics",
+    "instance_header",
+]
 
 
 # How much of a refused body the server reads and throws away, and for how long, so that the 413 reaches
@@ -125,9 +132,12 @@ class RequestMetrics:
             route: Any = scope.get("route")
             # Templates, not raw paths, so unknown URLs cannot blow up label cardinality.
             name = getattr(route, "path", None) or "unmatched"
-            labels = (name, scope.get("method", ""), str(status))
-            self.metrics.requests.labels(*labels).inc()
-            self.metrics.latency.labels(*labels).observe(time.perf_counter() - started)
+            self.metrics.observe_request(name, scope.get("method", ""), status, time.perf_counter() - started)
+
+
+def instance_header(instance: str) -> tuple[bytes, bytes]:
+    """The response header naming the replica that answered."""
+    return (b"x-moodline-instance", instance.encode())
 
 
 class InstanceHeader:
@@ -135,7 +145,7 @@ class InstanceHeader:
 
     def __init__(self, app: ASGIApp, instance: str) -> None:
         self.app = app
-        self.header = (b"x-moodline-instance", instance.encode())
+        self.header = instance_header(instance)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -151,6 +161,17 @@ class InstanceHeader:
 
 
 PROBE_PATHS = frozenset({"/livez", "/readyz"})
+CLOSE_HEADER = (b"connection", b"close")
+
+
+class RecyclingPolicy:
+    """Whether to close the connection after this response: at random, once in ``mean_requests``."""
+
+    def __init__(self, mean_requests: int) -> None:
+        self.probability = 1 / mean_requests if mean_requests > 0 else 0.0
+
+    def close_now(self) -> bool:
+        return random.random() < self.probability
 
 
 class ConnectionRecycling:
@@ -166,17 +187,17 @@ class ConnectionRecycling:
 
     def __init__(self, app: ASGIApp, mean_requests: int) -> None:
         self.app = app
-        self.probability = 1 / mean_requests if mean_requests > 0 else 0.0
+        self.policy = RecyclingPolicy(mean_requests)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Health probes keep their connection: a prober's reconnect would only add to its latency.
-        if scope["type"] != "http" or not self.probability or scope["path"] in PROBE_PATHS:
+        if scope["type"] != "http" or not self.policy.probability or scope["path"] in PROBE_PATHS:
             await self.app(scope, receive, send)
             return
 
         async def maybe_close(message: Message) -> None:
-            if message["type"] == "http.response.start" and random.random() < self.probability:
-                message["headers"] = [*message.get("headers", []), (b"connection", b"close")]
+            if message["type"] == "http.response.start" and self.policy.close_now():
+                message["headers"] = [*message.get("headers", []), CLOSE_HEADER]
             await send(message)
 
         await self.app(scope, receive, maybe_close)
