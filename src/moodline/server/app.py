@@ -165,7 +165,6 @@ def create_app(
         lambda stack: PredictFastPath(
             stack,
             state=state,
-            route=predict.predict_route(),
             body_limit=settings.max_body_bytes,
             recycling=RecyclingPolicy(settings.keepalive_requests),
         ),

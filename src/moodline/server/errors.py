@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from moodline.core.errors import MoodlineError
 from moodline.server.batching import QueueFullError
 
-__all__ = ["ApiError", "error_response", "install_error_handlers", "moodline_error_response"]
+__all__ = ["ApiError", "error_response", "install_error_handlers", "internal_error_response", "moodline_error_response"]
 
 log = logging.getLogger("moodline.server")
 
@@ -64,6 +64,13 @@ def moodline_error_response(exc: MoodlineError, method: str, path: str) -> JSONR
     return error_response(exc.status_code, exc.error_type, exc.message, headers=headers)
 
 
+def internal_error_response(method: str, path: str) -> JSONResponse:
+    """The answer to an unexpected failure while serving ``method path``, logged with its traceback
+    (call it from the ``except`` block); nothing of it reaches the client."""
+    log.exception("unhandled error on %s %s", method, path)
+    return error_response(500, "internal_error", "internal server error")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(MoodlineError)
     async def moodline_error(request: Request, exc: MoodlineError) -> JSONResponse:
@@ -89,8 +96,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, _exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(500, "internal_error", "internal server error")
+        return internal_error_response(request.method, request.url.path)
 
 
 def _clean(message: str) -> str:

@@ -19,33 +19,29 @@ Whatever is not the plain case goes on to the FastAPI route unchanged, the body 
 content type, a body that is not valid JSON or fails validation, a missing or wrong API key, a
 server still loading. So every error a client can cause is still answered, documented and shaped by
 the route and its handlers; errors raised while scoring (429, 503, 500) are rendered by the same
-function the app's handler uses. The route stays in the OpenAPI schema, and the request is labelled
-with it for the metrics.
+function the app's handler uses. The route stays in the OpenAPI schema; the fast path counts its
+requests under the route's label.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import time
 from typing import Any
 
 from pydantic import ValidationError
 from starlette.responses import Response
-from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from moodline.core.errors import MoodlineError
 from moodline.server.dependencies import key_matches
-from moodline.server.errors import error_response, moodline_error_response
+from moodline.server.errors import internal_error_response, moodline_error_response
 from moodline.server.middleware import CLOSE_HEADER, RecyclingPolicy, instance_header
 from moodline.server.routes.predict import predict_reply, timing_headers
 from moodline.server.schemas import PredictRequest
 from moodline.server.service import ServerState
 
 __all__ = ["PredictFastPath"]
-
-log = logging.getLogger("moodline.server")
 
 PATH = "/predict"
 JSON_TYPES = frozenset({b"application/json", b"application/json; charset=utf-8"})
@@ -54,12 +50,9 @@ JSON_TYPES = frozenset({b"application/json", b"application/json; charset=utf-8"}
 class PredictFastPath:
     """Answer plain valid ``POST /predict`` requests directly; hand everything else to ``app``."""
 
-    def __init__(
-        self, app: ASGIApp, state: ServerState, route: BaseRoute, *, body_limit: int, recycling: RecyclingPolicy
-    ) -> None:
+    def __init__(self, app: ASGIApp, state: ServerState, *, body_limit: int, recycling: RecyclingPolicy) -> None:
         self.app = app  # the whole middleware stack and FastAPI behind it
         self.state = state
-        self.route = route  # the FastAPI route it stands in for
         self.body_limit = body_limit
         self.recycling = recycling
         self.instance_header = instance_header(state.instance)
@@ -84,7 +77,6 @@ class PredictFastPath:
         if request is None:  # FastAPI answers it, with the route's own error (or reads the rest of the body)
             await self.app(scope, _replay(messages, receive), send)
             return
-        scope["route"] = self.route  # as the router would set it
         status = 500
         try:
             status = await self._answer(request, scope, send)
@@ -108,8 +100,7 @@ class PredictFastPath:
         except MoodlineError as exc:
             return await self._send_error(moodline_error_response(exc, "POST", PATH), scope, send)
         except Exception:  # noqa: BLE001 - as the app's handler of unexpected errors answers them
-            log.exception("unhandled error on POST %s", PATH)
-            return await self._send_error(error_response(500, "internal_error", "internal server error"), scope, send)
+            return await self._send_error(internal_error_response("POST", PATH), scope, send)
         raw_headers = [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(content)).encode()),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Response
-from fastapi.routing import APIRoute
 
 from moodline.core.errors import InvalidInputError
 from moodline.inference.three_way import to_two_way
@@ -20,7 +19,7 @@ from moodline.server.schemas import (
 )
 from moodline.server.service import ScoreResult, ServerState
 
-__all__ = ["predict_reply", "predict_route", "router", "timing_headers"]
+__all__ = ["predict_reply", "router", "timing_headers"]
 
 router = APIRouter(dependencies=[Depends(require_api_key)], responses=ERROR_RESPONSES)
 
@@ -51,11 +50,6 @@ def _outputs(result: ScoreResult, two_way: bool = False) -> list[PredictionOut]:
         PredictionOut(label=p.label, score=p.score, scores=p.scores, truncated=p.truncated, chunks=p.chunks)
         for p in predictions
     ]
-
-
-def predict_route() -> APIRoute:
-    """The ``POST /predict`` route (what the fast path labels its requests with)."""
-    return next(r for r in router.routes if isinstance(r, APIRoute) and r.path == "/predict")
 
 
 def _three_way_outputs(state: ServerState, result: ScoreResult) -> list[PredictionOut]:
