@@ -3,7 +3,8 @@
 Exports the run to int8 ONNX inside the package (checked against the fp32 source), fits the
 temperature on the mix's dev sets, runs the accuracy suite on fp32 and int8 beside the SST-2 model
 with the neutral band, scores the committed plain-sentence regression list, times the model, and
-writes MODEL_CARD.md and docs/model/ (suite JSON, calibration plot). Leave-one-domain-out runs
+writes MODEL_CARD.md and docs/model/ (suite JSON, calibration plot; a model bundled elsewhere with
+`--output` gets them in its own docs/). Leave-one-domain-out runs
 (`--lodo NAME=RUN`, repeatable) are scored on the sets of the domain they left out. Every figure in
 the card comes from this script's own run.
 
@@ -177,7 +178,9 @@ def main() -> int:
     )
     parser.add_argument("--mix", default="sentiment-3way", help="data mix whose dev sets calibrate and score")
     parser.add_argument("--lodo", action="append", default=[], metavar="DOMAIN=RUN", help="leave-one-domain-out run")
-    parser.add_argument("--output", type=Path, default=BUNDLED_MODEL_DIR)
+    parser.add_argument(
+        "--output", type=Path, default=BUNDLED_MODEL_DIR, help="where the model goes (default: the shipped default)"
+    )
     parser.add_argument("--objective", choices=["nll", "worst-ece"], default="nll", help="calibration objective")
     args = parser.parse_args()
 
@@ -188,8 +191,10 @@ def main() -> int:
     export = export_model(
         args.run, args.output, quantize="int8", name=BUNDLED_MODEL_NAME, check_texts=check_texts, force=True
     )
-    DOCS.mkdir(parents=True, exist_ok=True)
-    calibration = calibrate_model(args.output, sets, mix.label_names, DOCS, args.objective)
+    # A candidate measured elsewhere keeps its suite and plots beside it, not over the shipped model's.
+    docs = DOCS if args.output.resolve() == BUNDLED_MODEL_DIR.resolve() else args.output / "docs"
+    docs.mkdir(parents=True, exist_ok=True)
+    calibration = calibrate_model(args.output, sets, mix.label_names, docs, args.objective)
 
     int8 = Engine.load(args.output)
     fp32 = calibrated_fp32(args.run, calibration)
@@ -218,7 +223,7 @@ def main() -> int:
     size_mb = sum(p.stat().st_size for p in args.output.iterdir() if p.is_file()) / 1e6
     onnx_mb = (args.output / "model.onnx").stat().st_size / 1e6
     meta = json.loads((args.output / "moodline.json").read_text())
-    (DOCS / "suite.json").write_text(
+    (docs / "suite.json").write_text(
         json.dumps(
             {
                 "cpu": cpu_name(),
@@ -341,7 +346,7 @@ Measured on {cpu_name()}.
 |---|---:|---:|---:|
 {ece}
 
-Reliability diagrams: `docs/model/calibration.png`.
+Reliability diagrams: `{rel(docs / "calibration.png")}`.
 
 {lodo}
 ## Reproduce
