@@ -130,7 +130,7 @@ def teacher_parts(metrics: dict[str, Any], teacher_runs: list[Path]) -> tuple[st
         f"rows ({about.get('rows', '?')}) are committed as `{rel(arguments['soft_labels'])}` and distilled with "
         f"weight {arguments['distill_weight']:g} at temperature {arguments['distill_temperature']:g} |\n"
     )
-    rows = "--all-rows" if about.get("rows") == "all" else f"--seed {about.get('rows', '').rsplit(' ', 1)[-1]}"
+    rows = "--all-rows" if about.get("rows") == "all" else f"--seed {about.get('seed')}"
     commands = [
         *(
             [f"python scripts/fetch_teacher_encoder.py {shlex.quote(rel(stages[0]['base_model']))}"]
@@ -270,17 +270,15 @@ def main() -> int:
         f"| {row['source']} | {row['rows']:,} | {row['rows_per_epoch']:,} | {'/'.join(row['labels'])} | {LICENCES[row['source']]} |"
         for row in metrics["sources"]
     )
+    runs = [*(json.loads((run / "metrics.json").read_text()) for run in args.earlier), metrics]
     data_line = "; then ".join(
         f"`{m['arguments']['mixture']}` (`src/moodline/mixes/{m['arguments']['mixture']}.toml`, {m['train_rows']:,} texts, "
         f"{m['epochs_run']} epoch{'s' if m['epochs_run'] > 1 else ''}, lr {m['arguments']['learning_rate']:g})"
-        for m in [*(json.loads((run / "metrics.json").read_text()) for run in args.earlier), metrics]
+        for m in runs
     )
-    runs = [*(json.loads((run / "metrics.json").read_text()) for run in args.earlier), metrics]
     first = runs[0]
     timing = " then ".join(f"{m['train_seconds_this_run'] / 60:.0f} minutes ({m['epochs_run']} epochs)" for m in runs)
-    stages = "\n".join(
-        train_command(json.loads((run / "metrics.json").read_text())["arguments"]) for run in [*args.earlier, args.run]
-    )
+    stages = "\n".join(train_command(m["arguments"]) for m in runs)
     teacher_row, teacher_commands = teacher_parts(metrics, args.teacher)
     teachers = "".join(f" --teacher {shlex.quote(rel(run))}" for run in args.teacher)
     miss_lines = "\n".join(f"- {m['text']!r}: expected {m['expected']}, got {m['got']}" for m in misses) or "- none"

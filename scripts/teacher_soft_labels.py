@@ -62,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
             "teacher": str(args.teacher),
             "mix": args.mix,
             "rows": "all" if args.all_rows else f"first epoch of seed {args.seed}",
+            "seed": args.seed,
             "max_length": args.max_length,
             "precision": args.precision,
         },
