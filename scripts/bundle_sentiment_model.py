@@ -58,6 +58,7 @@ LICENCES = {
     "meld": "MELD (Poria et al., ACL 2019; *Friends* dialogue): GPL-3.0 repository, research use",
     "emorynlp": "EmoryNLP (Zahiri & Choi, 2018; *Friends*): GPL-3.0 repository, research use",
     "dailydialog": "DailyDialog (Li et al., IJCNLP 2017): CC BY-NC-SA 4.0, non-commercial",
+    "dailydialog-calm": "DailyDialog (Li et al., IJCNLP 2017), its no-emotion lines: CC BY-NC-SA 4.0, non-commercial",
     "semeval-tweets": "SemEval-2013..2016 Task 4A tweets: research use, Twitter/X terms",
     "clothing-reviews": "Women's E-Commerce Clothing Reviews (Kaggle, nicapotato 2018): CC0 public domain",
     "clothing-titles": "Women's E-Commerce Clothing Reviews, review titles (Kaggle, nicapotato 2018): CC0 public domain",

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from moodline.core.errors import DataFileError, InvalidInputError
+from moodline.training.distillation import SoftLabels
 from moodline.training.mixture import MIXES_DIR, DataMixture, in_holdout, normalise_tweet
 from tests.conftest import SHARED_DATA, require_shared_data
 
@@ -239,6 +240,18 @@ def test_the_shipped_mix_reads_every_source_and_dev_set():
     weights = {s.name: s.weight for s in stage3.sources}
     assert weights.pop("clothing-titles") == 0.25
     assert weights == {s.name: s.weight / 2 for s in mix.sources}
+    # The measured "calm" variant: the third stage plus DailyDialog's no-emotion lines as neutral, a
+    # source of its own so that the teacher's soft labels (keyed by source) teach them nothing.
+    calm = DataMixture.load("sentiment-3way-calm", root=SHARED_DATA)
+    assert {s.name: s.weight for s in calm.sources} == {s.name: s.weight for s in stage3.sources} | {
+        "dailydialog-calm": 0.05
+    }
+    calm_lines = next(s for s in calm.read_training().sources if s.name == "dailydialog-calm")
+    assert 60000 < len(calm_lines) < 70000 and set(calm_lines.labels) == {calm.label_names.index("NEUTRAL")}
+    _, taught = SoftLabels.load(MIXES_DIR / "sentiment-3way-stage3.teacher.npz").lookup(
+        ["dailydialog-calm"] * len(calm_lines), calm_lines.texts
+    )
+    assert not taught.any()
 
 
 def test_leaving_a_source_out_keeps_the_dev_sets(mix_dir):
