@@ -82,6 +82,11 @@ def train_command(arguments: dict[str, Any]) -> str:
     return " ".join(shlex.quote(p) for p in parts)
 
 
+def average_command(runs: list[Path], model: Path) -> str:
+    """The `moodline average` command that made ``model`` from ``runs``."""
+    return " ".join(["moodline", "average", *(shlex.quote(rel(r)) for r in runs), "--output", shlex.quote(rel(model))])
+
+
 def single_latency_ms(engine: Engine, texts: list[str]) -> float:
     engine.predict(texts[:8])
     durations = []
@@ -141,17 +146,7 @@ def main() -> int:
 
     commands = [train_command(m["arguments"]) for m in runs]
     if args.model is not None and len(args.run) > 1:
-        commands.append(
-            " ".join(
-                [
-                    "moodline",
-                    "average",
-                    *(shlex.quote(rel(r)) for r in args.run),
-                    "--output",
-                    shlex.quote(rel(args.model)),
-                ]
-            )
-        )
+        commands.append(average_command(args.run, args.model))
     keep_flags = "".join(f" --keep-fp32 {shlex.quote(p)}" for p in args.keep_fp32)
     commands.append(
         " ".join(["python", "scripts/bundle_model.py", *(f"--run {shlex.quote(rel(r))}" for r in args.run)])

@@ -29,7 +29,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-from bundle_model import rel, single_latency_ms, train_command  # noqa: E402
+from bundle_model import average_command, rel, single_latency_ms, train_command  # noqa: E402
 
 from machine import read_cpu  # noqa: E402
 from moodline.inference.engine import Engine  # noqa: E402
@@ -295,12 +295,11 @@ def main() -> int:
         for m in [*earlier, metrics]
     ) + (f", in each of {len(final)} runs" if len(final) > 1 else "")
     first = runs[0]
-    timing = " then ".join(
-        [
-            *(f"{m['train_seconds_this_run'] / 60:.0f} minutes ({m['epochs_run']} epochs)" for m in earlier),
-            " and ".join(f"{m['train_seconds_this_run'] / 60:.0f} minutes ({m['epochs_run']} epochs)" for m in final),
-        ]
-    )
+
+    def took(m: dict[str, Any]) -> str:
+        return f"{m['train_seconds_this_run'] / 60:.0f} minutes ({m['epochs_run']} epochs)"
+
+    timing = " then ".join([*map(took, earlier), " and ".join(map(took, final))])
     stages = "\n".join(train_command(m["arguments"]) for m in runs)
     teacher_row, teacher_commands = teacher_parts(final, args.teacher)
     teachers = "".join(f" --teacher {shlex.quote(rel(run))}" for run in args.teacher)
@@ -315,8 +314,7 @@ def main() -> int:
         + ")"
     )
     if args.model is not None:
-        stages += "\nmoodline average " + " ".join(shlex.quote(rel(r)) for r in args.run)
-        stages += f" --output {shlex.quote(rel(args.model))}"
+        stages += "\n" + average_command(args.run, args.model)
     earlier_flags = "".join(f" --earlier {shlex.quote(rel(run))}" for run in args.earlier)
     bundle = (
         f"python scripts/bundle_sentiment_model.py --objective {args.objective}{teachers}{earlier_flags} --run "
