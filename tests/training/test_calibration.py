@@ -171,3 +171,75 @@ def test_the_engine_applies_a_stored_length_dependent_temperature(tiny_onnx_mode
     logits = np.log(raw.probabilities(texts)[0])
     expected = apply_temperature(logits, Temperature(1.5, -0.3, -0.2).per_text(lengths, logits))
     assert np.allclose(stored.probabilities(texts)[0], expected, atol=1e-5)
+
+
+def label_dependent(rows: int, bias: np.ndarray, seed: int) -> tuple[np.ndarray, list[int]]:
+    """Logits leaning by ``bias``, labels drawn as a model over-confident in its polar answers (true
+    temperature 1.6 where it answers 0 or 2) and under-confident in its neutral ones (0.7)."""
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(0, 3, size=(rows, 3)) + bias
+    truth = Temperature(1.0, 0.0, 0.0, (1.6, 0.7, 1.6)).per_text(None, logits)
+    return logits, [int(rng.choice(3, p=row)) for row in apply_temperature(logits, truth)]
+
+
+def test_a_label_dependent_miscalibration_is_fitted_by_label_factors():
+    # One set mostly answered neutral, one mostly polar: the temperature each wants differs by the
+    # answer, not by length or margin, so only a factor per label answered serves both.
+    calm, calm_labels = label_dependent(3000, np.array([0.0, 3.0, 0.0]), seed=9)
+    polar, polar_labels = label_dependent(3000, np.array([1.5, -3.0, 1.5]), seed=10)
+    sets = [ScoredSet(calm, calm_labels, (0, 1, 2)), ScoredSet(polar, polar_labels, (0, 1, 2))]
+    plain = fit_temperature(sets, objective="worst-ece")
+    by_label = fit_temperature(sets, objective="worst-ece-by-label")
+    assert plain.label_factors == ()
+    assert _worst_ece(sets, by_label.calibration) < 0.03 < _worst_ece(sets, plain.calibration)
+    negative, neutral, positive = (by_label.temperature * f for f in by_label.label_factors)
+    assert neutral == pytest.approx(0.7, rel=0.2) and negative == pytest.approx(1.6, rel=0.2)
+    assert positive == pytest.approx(1.6, rel=0.2)
+    # Where the answer does not matter the by-label fit is never worse than the plain one.
+    sharp, sharp_labels = sampled(2.0, rows=2000, seed=11)
+    uniform = [ScoredSet(sharp, sharp_labels, (0, 1, 2))]
+    assert _worst_ece(uniform, fit_temperature(uniform, objective="worst-ece-by-label").calibration) <= _worst_ece(
+        uniform, fit_temperature(uniform, objective="worst-ece").calibration
+    )
+
+
+def test_label_factors_keep_every_label_and_are_checked():
+    temperature = Temperature(1.0, 0.0, 0.0, (1.5, 0.5, 1.5))
+    logits = np.array([[2.0, 1.9, -1.0], [1.9, 2.0, -1.0], [-1.0, 0.0, 4.0]])
+    scaled = temperature.scale(logits)
+    assert np.array_equal(scaled.argmax(1), logits.argmax(1))
+    assert np.allclose(temperature.per_text(None, logits), [1.5, 0.5, 1.5])
+    assert not temperature.is_uniform and not temperature.is_identity
+    assert temperature.formula(["NEGATIVE", "NEUTRAL", "POSITIVE"]) == (
+        "1.000 x (by the label answered: NEGATIVE 1.50, NEUTRAL 0.50, POSITIVE 1.50)"
+    )
+    with pytest.raises(InvalidInputError, match="2 temperature label factors for a model of 3 labels"):
+        Temperature(1.0, 0.0, 0.0, (1.0, 1.0)).per_text(None, logits)
+    for bad in ((1.0, 5.0, 1.0), (1.0, float("nan"), 1.0), (0.1, 1.0, 1.0)):
+        with pytest.raises(InvalidInputError, match="label factors"):
+            Temperature(1.0, 0.0, 0.0, bad)
+
+
+def test_the_engine_applies_stored_label_factors_and_refuses_a_wrong_count(tiny_onnx_model, tmp_path):
+    model = tmp_path / "model"
+    shutil.copytree(tiny_onnx_model, model)
+    texts = [f"text number {i} is {'good' if i % 2 else 'bad'}" for i in range(12)]
+    raw = Engine.load(model, temperature=1.0)
+    dev = SourceData("dev", texts, [int(np.argmax(row)) for row in raw.probabilities(texts)[0]], (0, 1, 2))
+    report = calibrate_model(model, [dev], ["negative", "neutral", "positive"], objective="worst-ece-by-label")
+    meta = json.loads((model / "moodline.json").read_text())
+    factors = meta.get("temperature_label_factors", [])
+    assert report["label_factors"] == dict(zip(raw.labels, factors, strict=True))
+    meta["temperature_label_factors"] = [1.5, 0.6, 1.2]
+    (model / "moodline.json").write_text(json.dumps(meta))
+    stored = Engine.load(model)
+    assert stored.calibration.label_factors == (1.5, 0.6, 1.2)
+    logits = np.log(raw.probabilities(texts)[0])
+    lengths = np.array([len(e.ids) for e in raw.tokenizer.encode(texts)])
+    expected = apply_temperature(logits, stored.calibration.per_text(lengths, logits))
+    assert np.allclose(stored.probabilities(texts)[0], expected, atol=1e-5)
+    assert [p.label for p in stored.predict(texts)] == [p.label for p in raw.predict(texts)]
+    meta["temperature_label_factors"] = [1.5, 0.6]
+    (model / "moodline.json").write_text(json.dumps(meta))
+    with pytest.raises(InvalidInputError, match="2 temperature label factors for 3 labels"):
+        Engine.load(model)

@@ -213,12 +213,13 @@ def _evaluate_three_way(engine: Any, data: Any, as_json: bool, band: Any) -> Non
 )
 @click.option(
     "--objective",
-    type=click.Choice(["nll", "worst-ece"]),
+    type=click.Choice(["nll", "worst-ece", "worst-ece-by-label"]),
     default="nll",
     show_default=True,
     help=(
         "Minimise the mean negative log-likelihood, or the worst dev set's calibration error "
-        "(this one also fits how the temperature changes with text length and logit margin)."
+        "(this one also fits how the temperature changes with text length and logit margin; "
+        "'by-label' adds a factor per label answered)."
     ),
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
@@ -231,18 +232,15 @@ def calibrate(
     Example:
       moodline calibrate runs/sentiment-onnx --plots runs/calibration
     """
-    from moodline.training.calibration import calibrate_model
+    from moodline.training.calibration import calibrate_model, reported_calibration
 
     mix, sets = dev_sets(mixture, data_root)
     report = calibrate_model(model, sets, mix.label_names, plots_dir, objective)  # type: ignore[arg-type]
     if as_json:
         click.echo(json.dumps(report, indent=2))
         return
-    click.echo(
-        f"temperature  {report['temperature']:.4f}, length exponent {report['length_exponent']:+.2f}, "
-        f"margin exponent {report['margin_exponent']:+.2f}  "
-        f"(mean NLL {report['nll_before']:.4f} -> {report['nll_after']:.4f})"
-    )
+    formula = reported_calibration(report).formula(list(report["label_factors"]))
+    click.echo(f"temperature  {formula}  (mean NLL {report['nll_before']:.4f} -> {report['nll_after']:.4f})")
     click.echo(f"{'dev set':<20}{'n':>7}{'ECE before':>12}{'ECE after':>12}")
     for name, row in report["sets"].items():
         click.echo(f"{name:<20}{row['examples']:>7}{row['ece_before']:>12.4f}{row['ece_after']:>12.4f}")

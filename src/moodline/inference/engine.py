@@ -75,6 +75,7 @@ class Engine:
         temperature: float = 1.0,
         temperature_length_exponent: float = 0.0,
         temperature_margin_exponent: float = 0.0,
+        temperature_label_factors: Sequence[float] = (),
         wide_backend: Backend | None = None,
     ) -> None:
         if batch_size < 1:
@@ -92,9 +93,15 @@ class Engine:
         self.call_cost_tokens = call_cost_tokens  # None: full calls; else the cheapest cut (see bucketing)
         self.long_text: LongTextMode = long_text
         # Logits are divided by it before the softmax: the calibration stored with the model
-        # (moodline.json "temperature", by text length and logit margin); labels never change, only how
-        # confident they read.
-        self.calibration = Temperature(temperature, temperature_length_exponent, temperature_margin_exponent)
+        # (moodline.json "temperature", by text length, logit margin and the label answered); labels never
+        # change, only how confident they read.
+        self.calibration = Temperature(
+            temperature, temperature_length_exponent, temperature_margin_exponent, tuple(temperature_label_factors)
+        )
+        if self.calibration.label_factors and len(self.calibration.label_factors) != len(info.labels):
+            raise InvalidInputError(
+                f"{len(self.calibration.label_factors)} temperature label factors for {len(info.labels)} labels"
+            )
 
     @property
     def labels(self) -> list[str]:
@@ -126,7 +133,7 @@ class Engine:
         say where the registry is (default: the process-wide settings).
         ``spinning=False`` makes ONNX Runtime threads sleep as soon as a call returns (what a server wants).
         ``temperature=1.0`` ignores the calibration stored with a model (to fit a new one); a
-        ``temperature`` given here replaces the stored one, length dependence included.
+        ``temperature`` given here replaces the stored one, its length, margin and label terms included.
         ``wide_threads`` (ONNX only, when more than ``threads``) loads the model a second time with that
         many threads: ``predict(..., wide=True)`` runs on it.
         ``int8_weights`` (default: the settings' ``int8_weights``) serves an int8 model's weights signed
@@ -190,6 +197,7 @@ class Engine:
             options["temperature"] = stored.value
             options.setdefault("temperature_length_exponent", stored.length_exponent)
             options.setdefault("temperature_margin_exponent", stored.margin_exponent)
+            options.setdefault("temperature_label_factors", stored.label_factors)
         backend = OnnxBackend(directory / ONNX_FILE, threads, spinning, unsigned_weights)
         if wide_threads is not None and wide_threads > backend.threads:
             options["wide_backend"] = OnnxBackend(directory / ONNX_FILE, wide_threads, spinning, unsigned_weights)

@@ -15,9 +15,19 @@ The margin term is for domains of the same lengths that disagree: MELD's dialogu
 over-confident at middling margins while DailyDialog's clear-cut neutral answers are under-confident
 at large ones; a small negative margin exponent softens the first and sharpens the second. Since the
 scaled margin ``m / T(n, m)`` still grows with ``m`` (the exponent stays well above -1), a more decided
-answer still reads as more confident, and the argmax never changes. The numbers are fitted on dev data
-(:mod:`moodline.training.calibration`) and stored in the model's ``moodline.json`` as ``temperature``,
-``temperature_length_exponent`` and ``temperature_margin_exponent``.
+answer still reads as more confident, and the argmax never changes.
+
+A model can also be over-confident in one answer and under-confident in another, whatever the text:
+a model that reads calm statements as polar is too sure when it answers "positive" and not sure enough
+when it answers "neutral". Optional label factors multiply the temperature by one number per label,
+the one the model answers (its argmax)::
+
+    T(n, m, label) = T(n, m) * label_factors[argmax]
+
+Each text is still divided by one positive number, so its label never changes. The numbers are fitted
+on dev data (:mod:`moodline.training.calibration`) and stored in the model's ``moodline.json`` as
+``temperature``, ``temperature_length_exponent``, ``temperature_margin_exponent`` and
+``temperature_label_factors`` (one per label, in the order of ``labels``).
 
 Example::
 
@@ -27,7 +37,7 @@ Example::
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +58,8 @@ REFERENCE_MARGIN = 3.0
 MAX_MARGIN_EXPONENT = 0.5
 # A margin of 0 (a tie) would send T to 0 or infinity; ties are scored as this margin.
 MIN_MARGIN = 1e-3
+# Label factors beyond 4x apart from the common value describe a broken model, not a calibration.
+MAX_LABEL_FACTOR = 4.0
 
 
 @dataclass(frozen=True)
@@ -55,6 +67,8 @@ class Temperature:
     value: float = 1.0
     length_exponent: float = 0.0
     margin_exponent: float = 0.0
+    # One factor per label (the model's label order); empty: the same temperature whatever the answer.
+    label_factors: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.value) and self.value > 0):
@@ -67,15 +81,21 @@ class Temperature:
             raise InvalidInputError(
                 f"temperature margin exponent must be within ±{MAX_MARGIN_EXPONENT}, got {self.margin_exponent}"
             )
+        for factor in self.label_factors:
+            if not (math.isfinite(factor) and 1 / MAX_LABEL_FACTOR <= factor <= MAX_LABEL_FACTOR):
+                raise InvalidInputError(
+                    f"temperature label factors must be within 1/{MAX_LABEL_FACTOR:g}..{MAX_LABEL_FACTOR:g}, "
+                    f"got {list(self.label_factors)}"
+                )
 
     @property
     def is_identity(self) -> bool:
-        return self.value == 1.0 and self.length_exponent == 0.0 and self.margin_exponent == 0.0
+        return self.value == 1.0 and self.is_uniform
 
     @property
     def is_uniform(self) -> bool:
         """Whether every text gets the same temperature (``value``)."""
-        return self.length_exponent == 0.0 and self.margin_exponent == 0.0
+        return self.length_exponent == 0.0 and self.margin_exponent == 0.0 and not self.label_factors
 
     @classmethod
     def from_metadata(cls, meta: Mapping[str, Any]) -> Temperature:
@@ -83,10 +103,27 @@ class Temperature:
             float(meta.get("temperature", 1.0)),
             float(meta.get("temperature_length_exponent", 0.0)),
             float(meta.get("temperature_margin_exponent", 0.0)),
+            tuple(float(f) for f in meta.get("temperature_label_factors") or ()),
         )
 
+    def formula(self, labels: Sequence[str] = ()) -> str:
+        """How a text's temperature is made, for a model card or a terminal (``labels``: the model's,
+        to name the label factors)."""
+        text = f"{self.value:.3f}"
+        if self.length_exponent:
+            text += f" x (tokens / {REFERENCE_TOKENS}) ^ {self.length_exponent:+.2f}"
+        if self.margin_exponent:
+            text += f" x (logit margin / {REFERENCE_MARGIN:g}) ^ {self.margin_exponent:+.2f}"
+        if self.label_factors:
+            count = len(self.label_factors)
+            names = list(labels) if len(labels) == count else [f"label {i}" for i in range(count)]
+            factors = ", ".join(f"{name} {factor:.2f}" for name, factor in zip(names, self.label_factors, strict=True))
+            text += f" x (by the label answered: {factors})"
+        return text
+
     def per_text(self, lengths: np.ndarray | None, logits: np.ndarray | None = None) -> np.ndarray:
-        """The temperature of each text, from its length in tokens and (with a margin exponent) its logits."""
+        """The temperature of each text, from its length in tokens and (with a margin exponent or label
+        factors) its logits."""
         rows = len(lengths) if lengths is not None else len(logits) if logits is not None else 0
         result: np.ndarray = np.full(rows, self.value, dtype=np.float64)
         if self.length_exponent != 0.0:
@@ -100,6 +137,15 @@ class Temperature:
             top_two = np.sort(np.asarray(logits, dtype=np.float64), axis=1)[:, -2:]
             margin = np.maximum(top_two[:, 1] - top_two[:, 0], MIN_MARGIN) / REFERENCE_MARGIN
             result *= margin**self.margin_exponent
+        if self.label_factors:
+            if logits is None:
+                raise ValueError("label-dependent temperatures need the logits")
+            logits = np.asarray(logits)
+            if logits.shape[1] != len(self.label_factors):
+                raise InvalidInputError(
+                    f"{len(self.label_factors)} temperature label factors for a model of {logits.shape[1]} labels"
+                )
+            result *= np.asarray(self.label_factors, dtype=np.float64)[logits.argmax(axis=1)]
         return result
 
     def scale(self, logits: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:

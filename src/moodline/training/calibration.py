@@ -6,7 +6,8 @@ model's ``moodline.json`` and applied by the engine) fixes most of that without 
 label, since the argmax is unchanged (Guo et al., 2017, "On Calibration of Modern Neural Networks").
 The ``worst-ece`` objective also fits how the temperature changes with a text's length and with the
 margin between its two highest logits (:mod:`moodline.inference.temperature`), for a model whose
-domains disagree.
+domains disagree; ``worst-ece-by-label`` fits, on top of those, one factor per label the model
+answers, for a model that is over-confident in one answer and under-confident in another.
 
 The temperature minimises the negative log-likelihood of the dev labels. Each dev set weighs the
 same, whatever its size, so a big set from one domain does not set the temperature for all. A set
@@ -23,7 +24,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
@@ -31,6 +33,7 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 
 from moodline.core.durable import write_atomically
+from moodline.core.errors import InvalidInputError
 from moodline.inference.model_dir import METADATA_FILE, ONNX_FILE, load_metadata
 from moodline.inference.temperature import MAX_LENGTH_EXPONENT, MAX_MARGIN_EXPONENT, Temperature
 from moodline.training.mixture import SourceData
@@ -41,6 +44,7 @@ __all__ = [
     "apply_temperature",
     "calibrate_model",
     "fit_temperature",
+    "reported_calibration",
     "restricted",
 ]
 
@@ -52,7 +56,12 @@ LENGTH_EXPONENT_RANGE = (-0.3, 0.3)
 MARGIN_EXPONENT_RANGE = (-0.3, 0.3)
 assert LENGTH_EXPONENT_RANGE[1] <= MAX_LENGTH_EXPONENT and MARGIN_EXPONENT_RANGE[1] <= MAX_MARGIN_EXPONENT
 
-Objective = Literal["nll", "worst-ece"]
+# The by-label search: each label's temperature within this range, moved by these steps in turn.
+LABEL_TEMPERATURE_RANGE = (0.3, 3.0)
+DESCENT_STEPS = (0.2, 0.1, 0.05, 0.02, 0.01)
+
+Objective = Literal["nll", "worst-ece", "worst-ece-by-label"]
+OBJECTIVES: tuple[Objective, ...] = ("nll", "worst-ece", "worst-ece-by-label")
 
 
 class ScoredSet(NamedTuple):
@@ -72,10 +81,11 @@ class TemperatureFit:
     nll_after: float
     length_exponent: float = 0.0
     margin_exponent: float = 0.0
+    label_factors: tuple[float, ...] = ()
 
     @property
     def calibration(self) -> Temperature:
-        return Temperature(self.temperature, self.length_exponent, self.margin_exponent)
+        return Temperature(self.temperature, self.length_exponent, self.margin_exponent, self.label_factors)
 
 
 def apply_temperature(log_probs: np.ndarray, temperature: float | np.ndarray) -> np.ndarray:
@@ -161,6 +171,81 @@ def _fit_worst_ece(sets: Sequence[ScoredSet]) -> Temperature:
     return min([best, *fine], key=rank)
 
 
+def _by_label(point: Sequence[float], labels: int) -> Temperature | None:
+    """The calibration at a point of the by-label search: ``labels`` temperatures, then the length and
+    margin exponents. The common value is the temperatures' geometric mean, so the factors say how far
+    each label's answers stand from it. ``None`` where the point is outside what a calibration allows."""
+    temperatures = np.asarray(point[:labels], dtype=np.float64)
+    if temperatures.min() < LABEL_TEMPERATURE_RANGE[0] or temperatures.max() > LABEL_TEMPERATURE_RANGE[1]:
+        return None
+    if abs(point[labels]) > LENGTH_EXPONENT_RANGE[1] + 1e-9 or abs(point[labels + 1]) > MARGIN_EXPONENT_RANGE[1] + 1e-9:
+        return None
+    value = round(float(np.exp(np.log(temperatures).mean())), 6)
+    try:
+        return Temperature(
+            value, point[labels], point[labels + 1], tuple(round(float(t) / value, 6) for t in temperatures)
+        )
+    except InvalidInputError:  # a factor beyond MAX_LABEL_FACTOR
+        return None
+
+
+def _descend(start: Sequence[float], cost: Callable[[list[float]], tuple[float, ...]], frozen: set[int]) -> list[float]:
+    """Coordinate descent: move one coordinate at a time by each of :data:`DESCENT_STEPS` while the cost
+    falls (the coordinates in ``frozen`` stay). Deterministic, and needs no gradient, which the worst
+    set's ECE (a maximum of binned sums) does not have."""
+    point = [round(float(v), 3) for v in start]
+    best = cost(point)
+    for step in DESCENT_STEPS:
+        improved = True
+        while improved:
+            improved = False
+            for i in range(len(point)):
+                if i in frozen:
+                    continue
+                for delta in (-step, step):
+                    candidate = list(point)
+                    candidate[i] = round(candidate[i] + delta, 3)
+                    score = cost(candidate)
+                    if score < best:
+                        best, point, improved = score, candidate, True
+    return point
+
+
+def _fit_worst_ece_by_label(sets: Sequence[ScoredSet], start: Temperature) -> Temperature:
+    """Label factors on top of the ``worst-ece`` fit ``start``: the temperatures of the labels, the length
+    and the margin exponent whose worst set's ECE is lowest.
+
+    Two descents, and the better one wins: one from ``start`` (every label at its temperature), one
+    from the labels' NLL optimum (smooth, so a descent finds it), which the worst-set ECE, flat in most
+    directions, would not find alone. ``start`` itself competes, so the result is never worse than it.
+    """
+    labels = int(np.asarray(sets[0].log_probs).shape[1])
+    frozen = set() if all(s.lengths is not None for s in sets) else {labels}
+    worst_cost = float("inf")
+
+    def worst(point: list[float]) -> tuple[float, ...]:
+        calibration_ = _by_label(point, labels)
+        if calibration_ is None:
+            return (worst_cost,)
+        spread = sum(abs(math.log(f)) for f in calibration_.label_factors)
+        return (
+            _worst_ece(sets, calibration_),
+            abs(calibration_.length_exponent),
+            abs(calibration_.margin_exponent),
+            spread,
+        )
+
+    def nll(point: list[float]) -> tuple[float, ...]:
+        calibration_ = _by_label(point, labels)
+        return (worst_cost,) if calibration_ is None else (_mean_nll_of(sets, calibration_),)
+
+    from_start = [start.value] * labels + [start.length_exponent, start.margin_exponent]
+    from_nll = _descend([1.0] * labels + [0.0, 0.0], nll, frozen)
+    points = [_descend(from_start, worst, frozen), _descend(from_nll, worst, frozen)]
+    found = [c for c in (_by_label(p, labels) for p in points) if c is not None]
+    return min([start, *found], key=lambda c: (_worst_ece(sets, c), len(c.label_factors)))
+
+
 def _mean_nll_of(sets: Sequence[ScoredSet], temperature: Temperature) -> float:
     if temperature.is_uniform:
         return _mean_nll(sets, 1.0 / temperature.value)
@@ -181,17 +266,25 @@ def fit_temperature(sets: Sequence[ScoredSet], objective: Objective = "nll") -> 
     expected calibration error: for models whose domains disagree (over-confident on one,
     under-confident on another), where the NLL optimum serves the average and fails one set. Where
     every set carries its texts' lengths it also fits the length exponent, so that short and long
-    texts can get different temperatures.
+    texts can get different temperatures. ``objective="worst-ece-by-label"`` goes on from there to one
+    temperature factor per label answered (never a worse worst set than ``worst-ece``).
     """
     sets = [ScoredSet(*s) for s in sets]
     if not sets or any(len(s.labels) == 0 for s in sets):
         raise ValueError("fit_temperature needs at least one non-empty dev set")
-    if objective not in ("nll", "worst-ece"):
-        raise ValueError(f"objective must be 'nll' or 'worst-ece', got {objective!r}")
-    if objective == "worst-ece":
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
+    if objective != "nll":
         best = _fit_worst_ece(sets)
+        if objective == "worst-ece-by-label":
+            best = _fit_worst_ece_by_label(sets, best)
         return TemperatureFit(
-            best.value, _mean_nll(sets, 1.0), _mean_nll_of(sets, best), best.length_exponent, best.margin_exponent
+            best.value,
+            _mean_nll(sets, 1.0),
+            _mean_nll_of(sets, best),
+            best.length_exponent,
+            best.margin_exponent,
+            best.label_factors,
         )
     low, high = 1.0 / MAX_TEMPERATURE, 1.0 / MIN_TEMPERATURE
     ratio = (np.sqrt(5.0) - 1.0) / 2.0
@@ -208,6 +301,16 @@ def fit_temperature(sets: Sequence[ScoredSet], objective: Objective = "nll") -> 
             fb = _mean_nll(sets, b)
     inverse = (low + high) / 2.0
     return TemperatureFit(1.0 / inverse, _mean_nll(sets, 1.0), _mean_nll(sets, inverse))
+
+
+def reported_calibration(report: dict[str, Any]) -> Temperature:
+    """The calibration a :func:`calibrate_model` report (or a suite JSON that keeps one) describes."""
+    return Temperature(
+        report["temperature"],
+        report.get("length_exponent", 0.0),
+        report.get("margin_exponent", 0.0),
+        tuple(report.get("label_factors", {}).values()),
+    )
 
 
 def calibrate_model(
@@ -244,6 +347,7 @@ def calibrate_model(
         "temperature": fit.temperature,
         "length_exponent": fit.length_exponent,
         "margin_exponent": fit.margin_exponent,
+        "label_factors": dict(zip(engine.labels, fit.label_factors, strict=True)) if fit.label_factors else {},
         "nll_before": fit.nll_before,
         "nll_after": fit.nll_after,
     }
@@ -264,6 +368,7 @@ def calibrate_model(
     meta["temperature"] = round(fit.temperature, 6)
     meta.pop("temperature_length_exponent", None)
     meta.pop("temperature_margin_exponent", None)
+    meta.pop("temperature_label_factors", None)
     # The version keys caches (in-process and Redis): new probabilities need a new version.
     content = hashlib.sha256((directory / ONNX_FILE).read_bytes())
     content.update(f"temperature={meta['temperature']}".encode())
@@ -273,6 +378,9 @@ def calibrate_model(
     if fit.margin_exponent != 0.0:
         meta["temperature_margin_exponent"] = round(fit.margin_exponent, 6)
         content.update(f"margin_exponent={meta['temperature_margin_exponent']}".encode())
+    if fit.label_factors:
+        meta["temperature_label_factors"] = [round(f, 6) for f in fit.label_factors]
+        content.update(f"label_factors={meta['temperature_label_factors']}".encode())
     meta["version"] = content.hexdigest()[:12]
     meta["calibration"] = {
         "objective": objective,
