@@ -104,18 +104,31 @@ def regression(engine: Engine) -> tuple[int, list[dict[str, str]]]:
     return len(rows) - len(misses), misses
 
 
-def no_emotion_taught(runs: list[dict[str, Any]]) -> str:
-    """What the card says about DailyDialog's "no_emotion", from the mixes the stages trained on."""
+def no_emotion_taught(runs: list[dict[str, Any]], final_rows: dict[str, tuple[int, int]]) -> str:
+    """What the card says about DailyDialog's "no_emotion", from the mixes the stages trained on
+    (``final_rows``: the last stage's rows and rows per epoch, by source)."""
+    reason = (
+        'emotion labels are not sentiment: "no emotion" holds calm complaints ("I was charged twice and'
+        " still haven't received a refund\"), and a model taught them all as neutral called such sentences neutral"
+    )
     stages = []
     for number, run in enumerate(runs, 1):
         mix = DataMixture.load(run["arguments"]["mixture"])
         mapping = next((s.label_map for s in mix.sources if s.name == "dailydialog"), None) or {}
-        stages.append((number, mapping.get("no_emotion")))
-    taught = [number for number, label in stages if label]
+        calm = [s.name for s in mix.sources if s.name != "dailydialog" and "dailydialog" in str(s.path)]
+        stages.append((number, mapping.get("no_emotion"), [n for n in calm if n in final_rows]))
+    number, _, calm = stages[-1]
+    if calm:
+        rows, per_epoch = final_rows[calm[0]]
+        return (
+            f'its "no emotion" lines are taught as neutral at a small weight only, as a source of their own'
+            f" (`{calm[0]}`: {per_epoch:,} of {rows:,} an epoch, their own label, no teacher), since {reason}"
+        )
+    taught = [number for number, label, _ in stages if label]
     if not taught:
-        return 'its "no emotion" is not taught (dropped in every stage)'
+        return f'its "no emotion" is not taught (dropped in every stage), because {reason}'
     where = "the first stage" if taught == [1] else "stage " + ", ".join(map(str, taught))
-    return f'its "no emotion" was taught as neutral in {where} only'
+    return f'its "no emotion" was taught as neutral in {where} only, because {reason}'
 
 
 def teacher_parts(final: list[dict[str, Any]], teacher_runs: list[Path]) -> tuple[str, str]:
@@ -292,6 +305,7 @@ def main() -> int:
         f"| {row['source']} | {row['rows']:,} | {row['rows_per_epoch']:,} | {'/'.join(row['labels'])} | {LICENCES[row['source']]} |"
         for row in metrics["sources"]
     )
+    final_rows = {row["source"]: (row["rows"], row["rows_per_epoch"]) for row in metrics["sources"]}
     earlier = [json.loads((run / "metrics.json").read_text()) for run in args.earlier]
     runs = [*earlier, *final]
     # The runs of a soup share their mix and schedule: the data line names the stage once.
@@ -358,9 +372,7 @@ make it **non-commercial**; MELD, EmoryNLP, the SemEval tweets and SST-2 are for
 is binary: it teaches negative versus positive through a loss over those two labels only, so it does
 not teach "never neutral". Tweets are normalised as TweetEval's are (`@user`, no links). DailyDialog
 emotions map happiness -> positive, anger/disgust/fear/sadness -> negative (surprise dropped);
-{no_emotion_taught(runs)}, because emotion labels are not sentiment:
-"no emotion" holds calm complaints ("I was charged twice and still haven't received a refund"), and
-a model taught them as neutral called such sentences neutral. EmoryNLP Joyful/Peaceful/Powerful -> positive, Mad/Sad/Scared -> negative; stars
+{no_emotion_taught(runs, final_rows)}. EmoryNLP Joyful/Peaceful/Powerful -> positive, Mad/Sad/Scared -> negative; stars
 1-2 -> negative, 3 -> neutral, 4-5 -> positive. A seeded tenth of each review set (by a hash of the
 text) never reaches training: it is the review rows of the suite.
 

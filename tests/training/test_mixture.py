@@ -240,11 +240,11 @@ def test_the_shipped_mix_reads_every_source_and_dev_set():
     weights = {s.name: s.weight for s in stage3.sources}
     assert weights.pop("clothing-titles") == 0.25
     assert weights == {s.name: s.weight / 2 for s in mix.sources}
-    # The measured "calm" variant: the third stage plus DailyDialog's no-emotion lines as neutral, a
+    # The default model's mix: the third stage plus DailyDialog's no-emotion lines as neutral, a
     # source of its own so that the teacher's soft labels (keyed by source) teach them nothing.
     calm = DataMixture.load("sentiment-3way-calm", root=SHARED_DATA)
     assert {s.name: s.weight for s in calm.sources} == {s.name: s.weight for s in stage3.sources} | {
-        "dailydialog-calm": 0.05
+        "dailydialog-calm": 0.15
     }
     calm_lines = next(s for s in calm.read_training().sources if s.name == "dailydialog-calm")
     assert 60000 < len(calm_lines) < 70000 and set(calm_lines.labels) == {calm.label_names.index("NEUTRAL")}
