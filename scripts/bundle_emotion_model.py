@@ -24,7 +24,7 @@ from bundle_sentiment_model import DOCS, LICENCES, calibrated_fp32, cpu_name, th
 
 from moodline.inference.engine import Engine  # noqa: E402
 from moodline.inference.sources import EMOTION_MODEL_DIR, EMOTION_MODEL_NAME  # noqa: E402
-from moodline.training.calibration import OBJECTIVES, calibrate_model, reported_calibration  # noqa: E402
+from moodline.training.calibration import OBJECTIVES, calibrate_model, described_calibration  # noqa: E402
 from moodline.training.export import export_model  # noqa: E402
 from moodline.training.mixture import DataMixture  # noqa: E402
 from moodline.training.suite import SuiteRow, format_suite, run_suite  # noqa: E402
@@ -122,7 +122,7 @@ model (switch it off with `--no-emotions`, `"emotions": false` or `MOODLINE_EMOT
 | base | `{metrics["base_model"]}` (all-MiniLM-L6-v2: 6 layers, hidden 384, 22.7 M parameters) |
 | data | `{MIX}` (`src/moodline/mixes/{MIX}.toml`, {metrics["train_rows"]:,} texts, {metrics["epochs_run"]} epochs) |
 | checkpoint | best mean dev macro-F1 over the 2 dev sets ({metrics["best_dev_score"]:.4f}) at epoch {metrics["best_epoch"]}, step {metrics["best_step"]} |
-| calibration | temperature **{reported_calibration(calibration).formula(list(calibration["label_factors"]))}** fitted on the dev sets ({args.objective}) |
+| calibration | temperature **{described_calibration(calibration)}** fitted on the dev sets ({args.objective}) |
 | quantization | dynamic, signed int8 weights per channel; int8 vs fp32 label agreement {export["agreement_all"]:.2%} on {export["texts"]:,} dev texts |
 | size | directory {size_mb:.1f} MB |
 | speed ({cpu}, {os.cpu_count()} threads) | {speed["sentences_per_second"]:.0f} sentences/s scoring MELD dev in batches; median single-sentence latency {speed["single_p50_ms"]:.1f} ms |

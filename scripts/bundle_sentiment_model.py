@@ -34,7 +34,7 @@ from bundle_model import average_command, rel, single_latency_ms, train_command 
 from machine import read_cpu  # noqa: E402
 from moodline.inference.engine import Engine  # noqa: E402
 from moodline.inference.sources import BUNDLED_MODEL_DIR, BUNDLED_MODEL_NAME, SST2_MODEL_NAME  # noqa: E402
-from moodline.training.calibration import calibrate_model, reported_calibration  # noqa: E402
+from moodline.training.calibration import calibrate_model, described_calibration, reported_calibration  # noqa: E402
 from moodline.training.distillation import SoftLabels  # noqa: E402
 from moodline.training.evaluation import score_in_chunks  # noqa: E402
 from moodline.training.export import export_model  # noqa: E402
@@ -111,20 +111,24 @@ def no_emotion_taught(runs: list[dict[str, Any]], final_rows: dict[str, tuple[in
         'emotion labels are not sentiment: "no emotion" holds calm complaints ("I was charged twice and'
         " still haven't received a refund\"), and a model taught them all as neutral called such sentences neutral"
     )
-    stages = []
-    for number, run in enumerate(runs, 1):
-        mix = DataMixture.load(run["arguments"]["mixture"])
-        mapping = next((s.label_map for s in mix.sources if s.name == "dailydialog"), None) or {}
-        calm = [s.name for s in mix.sources if s.name != "dailydialog" and "dailydialog" in str(s.path)]
-        stages.append((number, mapping.get("no_emotion"), [n for n in calm if n in final_rows]))
-    number, _, calm = stages[-1]
+    mixes = [DataMixture.load(run["arguments"]["mixture"]) for run in runs]
+    # A source of its own that maps "no_emotion" (the last stage's, as it trained: in final_rows).
+    calm = [
+        s.name
+        for s in mixes[-1].sources
+        if s.name != "dailydialog" and s.label_map.get("no_emotion") and s.name in final_rows
+    ]
     if calm:
         rows, per_epoch = final_rows[calm[0]]
         return (
             f'its "no emotion" lines are taught as neutral at a small weight only, as a source of their own'
             f" (`{calm[0]}`: {per_epoch:,} of {rows:,} an epoch, their own label, no teacher), since {reason}"
         )
-    taught = [number for number, label, _ in stages if label]
+    taught = [
+        number
+        for number, mix in enumerate(mixes, 1)
+        if next((s.label_map for s in mix.sources if s.name == "dailydialog"), {}).get("no_emotion")
+    ]
     if not taught:
         return f'its "no emotion" is not taught (dropped in every stage), because {reason}'
     where = "the first stage" if taught == [1] else "stage " + ", ".join(map(str, taught))
@@ -342,7 +346,7 @@ def main() -> int:
         + (f" --model {shlex.quote(rel(args.model))}" if args.model else "")
         + "".join(f" --lodo {shlex.quote(item.split('=')[0] + '=' + rel(item.split('=', 1)[1]))}" for item in args.lodo)
     )
-    calibration_formula = reported_calibration(calibration).formula(list(calibration["label_factors"]))
+    calibration_formula = described_calibration(calibration)
     card = f"""# {BUNDLED_MODEL_NAME}
 
 moodline's default model: three-way sentiment (NEGATIVE / NEUTRAL / POSITIVE) for conversations,

@@ -232,15 +232,15 @@ def calibrate(
     Example:
       moodline calibrate runs/sentiment-onnx --plots runs/calibration
     """
-    from moodline.training.calibration import calibrate_model, reported_calibration
+    from moodline.training.calibration import calibrate_model, described_calibration
 
     mix, sets = dev_sets(mixture, data_root)
     report = calibrate_model(model, sets, mix.label_names, plots_dir, objective)  # type: ignore[arg-type]
     if as_json:
         click.echo(json.dumps(report, indent=2))
         return
-    formula = reported_calibration(report).formula(list(report["label_factors"]))
-    click.echo(f"temperature  {formula}  (mean NLL {report['nll_before']:.4f} -> {report['nll_after']:.4f})")
+    nll = f"mean NLL {report['nll_before']:.4f} -> {report['nll_after']:.4f}"
+    click.echo(f"temperature  {described_calibration(report)}  ({nll})")
     click.echo(f"{'dev set':<20}{'n':>7}{'ECE before':>12}{'ECE after':>12}")
     for name, row in report["sets"].items():
         click.echo(f"{name:<20}{row['examples']:>7}{row['ece_before']:>12.4f}{row['ece_after']:>12.4f}")

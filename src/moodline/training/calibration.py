@@ -43,6 +43,7 @@ __all__ = [
     "TemperatureFit",
     "apply_temperature",
     "calibrate_model",
+    "described_calibration",
     "fit_temperature",
     "reported_calibration",
     "restricted",
@@ -221,12 +222,12 @@ def _fit_worst_ece_by_label(sets: Sequence[ScoredSet], start: Temperature) -> Te
     """
     labels = int(np.asarray(sets[0].log_probs).shape[1])
     frozen = set() if all(s.lengths is not None for s in sets) else {labels}
-    worst_cost = float("inf")
+    outside = (float("inf"),)  # the cost of a point no calibration may take
 
     def worst(point: list[float]) -> tuple[float, ...]:
         calibration_ = _by_label(point, labels)
         if calibration_ is None:
-            return (worst_cost,)
+            return outside
         spread = sum(abs(math.log(f)) for f in calibration_.label_factors)
         return (
             _worst_ece(sets, calibration_),
@@ -237,7 +238,7 @@ def _fit_worst_ece_by_label(sets: Sequence[ScoredSet], start: Temperature) -> Te
 
     def nll(point: list[float]) -> tuple[float, ...]:
         calibration_ = _by_label(point, labels)
-        return (worst_cost,) if calibration_ is None else (_mean_nll_of(sets, calibration_),)
+        return outside if calibration_ is None else (_mean_nll_of(sets, calibration_),)
 
     from_start = [start.value] * labels + [start.length_exponent, start.margin_exponent]
     from_nll = _descend([1.0] * labels + [0.0, 0.0], nll, frozen)
@@ -303,6 +304,11 @@ def fit_temperature(sets: Sequence[ScoredSet], objective: Objective = "nll") -> 
     return TemperatureFit(1.0 / inverse, _mean_nll(sets, 1.0), _mean_nll(sets, inverse))
 
 
+def described_calibration(report: dict[str, Any]) -> str:
+    """A :func:`calibrate_model` report's calibration as one formula, its label factors named."""
+    return reported_calibration(report).formula(list(report.get("label_factors", {})))
+
+
 def reported_calibration(report: dict[str, Any]) -> Temperature:
     """The calibration a :func:`calibrate_model` report (or a suite JSON that keeps one) describes."""
     return Temperature(
@@ -366,21 +372,19 @@ def calibrate_model(
         curves.append((name, figures[0][1], figures[0][0], figures[1][1], figures[1][0]))
     report["sets"] = per_set
     meta["temperature"] = round(fit.temperature, 6)
-    meta.pop("temperature_length_exponent", None)
-    meta.pop("temperature_margin_exponent", None)
-    meta.pop("temperature_label_factors", None)
     # The version keys caches (in-process and Redis): new probabilities need a new version.
     content = hashlib.sha256((directory / ONNX_FILE).read_bytes())
     content.update(f"temperature={meta['temperature']}".encode())
-    if fit.length_exponent != 0.0:
-        meta["temperature_length_exponent"] = round(fit.length_exponent, 6)
-        content.update(f"length_exponent={meta['temperature_length_exponent']}".encode())
-    if fit.margin_exponent != 0.0:
-        meta["temperature_margin_exponent"] = round(fit.margin_exponent, 6)
-        content.update(f"margin_exponent={meta['temperature_margin_exponent']}".encode())
-    if fit.label_factors:
-        meta["temperature_label_factors"] = [round(f, 6) for f in fit.label_factors]
-        content.update(f"label_factors={meta['temperature_label_factors']}".encode())
+    terms = {
+        "length_exponent": round(fit.length_exponent, 6),
+        "margin_exponent": round(fit.margin_exponent, 6),
+        "label_factors": [round(f, 6) for f in fit.label_factors],
+    }
+    for term, value in terms.items():
+        meta.pop(f"temperature_{term}", None)
+        if value:  # a term the fit left out is not stored, so older readers see the model as before
+            meta[f"temperature_{term}"] = value
+            content.update(f"{term}={value}".encode())
     meta["version"] = content.hexdigest()[:12]
     meta["calibration"] = {
         "objective": objective,
