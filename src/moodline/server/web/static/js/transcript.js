@@ -48,6 +48,13 @@ export function setupTranscript(serverInfo) {
 
   const resultBox = document.getElementById("transcript-result");
   const callsBox = document.getElementById("calls-result");
+  const showFailure = (failure) => {
+    status.textContent = "";
+    resultBox.hidden = true; // never show an old result under a new error
+    callsBox.hidden = true;
+    error.textContent = describe(failure);
+  };
+
   const show = (insights, file) => {
     if (chart) chart.destroy();
     chart = render(insights, file);
@@ -84,10 +91,7 @@ export function setupTranscript(serverInfo) {
       try {
         await analyseSeveral(files);
       } catch (failure) {
-        status.textContent = "";
-        resultBox.hidden = true; // never show an old result under a new error
-        callsBox.hidden = true;
-        error.textContent = describe(failure);
+        showFailure(failure);
       } finally {
         submit.disabled = false;
       }
@@ -112,10 +116,7 @@ export function setupTranscript(serverInfo) {
       show(insights, null);
       status.textContent = `Analysed ${insights.summary.utterances} utterances (${insights.format}).`;
     } catch (failure) {
-      status.textContent = "";
-      resultBox.hidden = true; // never show an old result under a new error
-      callsBox.hidden = true;
-      error.textContent = describe(failure);
+      showFailure(failure);
     } finally {
       submit.disabled = false;
     }
