@@ -112,11 +112,14 @@ def no_emotion_taught(runs: list[dict[str, Any]], final_rows: dict[str, tuple[in
         " still haven't received a refund\"), and a model taught them all as neutral called such sentences neutral"
     )
     mixes = [DataMixture.load(run["arguments"]["mixture"]) for run in runs]
+
+    def teaches_no_emotion(source: Any) -> bool:
+        # a source without a mapping (label_map None) reads the model's own label names: no "no_emotion"
+        return bool((source.label_map or {}).get("no_emotion"))
+
     # A source of its own that maps "no_emotion" (the last stage's, as it trained: in final_rows).
     calm = [
-        s.name
-        for s in mixes[-1].sources
-        if s.name != "dailydialog" and s.label_map.get("no_emotion") and s.name in final_rows
+        s.name for s in mixes[-1].sources if s.name != "dailydialog" and teaches_no_emotion(s) and s.name in final_rows
     ]
     if calm:
         rows, per_epoch = final_rows[calm[0]]
@@ -127,7 +130,7 @@ def no_emotion_taught(runs: list[dict[str, Any]], final_rows: dict[str, tuple[in
     taught = [
         number
         for number, mix in enumerate(mixes, 1)
-        if next((s.label_map for s in mix.sources if s.name == "dailydialog"), {}).get("no_emotion")
+        if any(s.name == "dailydialog" and teaches_no_emotion(s) for s in mix.sources)
     ]
     if not taught:
         return f'its "no emotion" is not taught (dropped in every stage), because {reason}'
