@@ -82,6 +82,23 @@ def test_labels_are_mapped_dropped_and_empty_texts_skipped(mix_dir):
     }
 
 
+CALM = """
+[[source]]
+name = "calm"
+path = "dialogue.csv"
+text_column = "utterance"
+label_column = "emotion"
+labels = { no_emotion = "NEUTRAL", happiness = "", anger = "", fear = "", surprise = "" }
+"""
+
+
+def test_a_source_of_one_label_is_taught_against_all_labels(mix_dir):
+    # Over its one label alone the loss would be zero and the source would teach nothing.
+    (calm,) = DataMixture.load(mix_file(mix_dir, CALM)).read_training().sources
+    assert calm.texts == ["The train leaves at six"]
+    assert calm.allowed == (0, 1, 2)
+
+
 def test_weights_set_each_sources_share_of_an_epoch(mix_dir):
     data = DataMixture.load(mix_file(mix_dir, DIALOGUE + PHRASES)).read_training()
     rng = random.Random(0)

@@ -32,7 +32,8 @@ Each source's ``labels`` table maps its raw values to model labels; a value mapp
 dropped (e.g. DailyDialog's ``surprise``), and a value the table does not mention is an error, so a
 typo cannot silently discard data. A source that maps onto only some of the model's labels (SST-2 has
 no neutral) is a *partial-label* source: the trainer's loss is taken over the labels it has, so it
-teaches negative versus positive without teaching "never neutral".
+teaches negative versus positive without teaching "never neutral". A source that maps onto a single
+label is taught over all of them (its rows are that label and no other).
 
 ``holdout`` removes a share of the rows by a hash of the text, so the same rows are held out on every
 machine and in every later run, and the accuracy suite scores exactly those (``split = "holdout"``).
@@ -168,6 +169,10 @@ class MixtureSource:
         if not texts:
             raise DataFileError(f"{self.path}: no usable rows for source {self.name!r} ({split} split)")
         allowed = tuple(sorted({lookup[t] for t in mapping.values() if t is not None}))
+        if len(allowed) == 1:
+            # A loss over a single label is always zero: a source whose rows all map to one label
+            # (DailyDialog's calm lines as neutral) teaches that label against all the others.
+            allowed = tuple(range(len(label_names)))
         return SourceData(self.name, texts, labels, allowed, skipped_empty=skipped_empty, dropped=dropped)
 
     def _mapping(self, label_names: Sequence[str]) -> dict[str, str | None]:
