@@ -80,15 +80,7 @@ def cpu_name() -> str:
 
 def calibrated_fp32(run: Path, calibration: dict[str, Any]) -> Engine:
     """The training run's fp32 model, scored with the calibration fitted on its int8 export."""
-    fitted = reported_calibration(calibration)
-    return Engine.load(
-        run,
-        backend="transformers",
-        temperature=fitted.value,
-        temperature_length_exponent=fitted.length_exponent,
-        temperature_margin_exponent=fitted.margin_exponent,
-        temperature_label_factors=fitted.label_factors,
-    )
+    return Engine.load(run, backend="transformers", calibration=reported_calibration(calibration))
 
 
 def regression(engine: Engine) -> tuple[int, list[dict[str, str]]]:

@@ -26,6 +26,7 @@ import numpy as np
 from moodline.inference.engine import Engine
 from moodline.inference.model_dir import ONNX_FILE, TOKENIZER_FILE, load_metadata
 from moodline.inference.sources import resolve_local
+from moodline.inference.temperature import UNCALIBRATED
 from moodline.training.mixture import DataMixture
 
 # The fused attention node of layer N holds query, key and value side by side along its output axis.
@@ -120,8 +121,8 @@ def main(argv: list[str] | None = None) -> int:
 
     texts = [t for dev in DataMixture.load(args.check_mix).read_dev() for t in dev.texts]
     texts = texts[:: max(1, len(texts) // args.check_texts)][: args.check_texts]
-    int8, _, _ = Engine.load(args.package, temperature=1.0).probabilities(texts)
-    fp32, _, _ = Engine.load(args.output, backend="transformers", temperature=1.0).probabilities(texts)
+    int8, _, _ = Engine.load(args.package, calibration=UNCALIBRATED).probabilities(texts)
+    fp32, _, _ = Engine.load(args.output, backend="transformers", calibration=UNCALIBRATED).probabilities(texts)
     agreement = float((int8.argmax(1) == fp32.argmax(1)).mean())
     report = {
         "texts": len(texts),

@@ -8,7 +8,7 @@ import pytest
 
 from moodline.core.errors import InvalidInputError
 from moodline.inference.engine import Engine
-from moodline.inference.temperature import REFERENCE_TOKENS, Temperature
+from moodline.inference.temperature import REFERENCE_TOKENS, UNCALIBRATED, Temperature
 from moodline.training.calibration import (
     ScoredSet,
     _worst_ece,
@@ -80,7 +80,7 @@ def test_calibrate_model_stores_a_temperature_the_engine_applies(tiny_onnx_model
     assert calibrated.temperature == after["temperature"]
     for a, b in zip(raw.predict(texts), calibrated.predict(texts), strict=True):
         assert a.label == b.label and b.score < a.score  # same answers, honest confidence
-    assert Engine.load(model, temperature=1.0).predict(texts[:1])[0].score == pytest.approx(
+    assert Engine.load(model, calibration=UNCALIBRATED).predict(texts[:1])[0].score == pytest.approx(
         raw.predict(texts[:1])[0].score
     )
 
@@ -164,7 +164,7 @@ def test_the_engine_applies_a_stored_length_dependent_temperature(tiny_onnx_mode
     meta.update(temperature=1.5, temperature_length_exponent=-0.3, temperature_margin_exponent=-0.2)
     (model / "moodline.json").write_text(json.dumps(meta))
     texts = ["bad", "good " * 60]
-    raw = Engine.load(model, temperature=1.0)
+    raw = Engine.load(model, calibration=UNCALIBRATED)
     stored = Engine.load(model)
     assert stored.calibration == Temperature(1.5, -0.3, -0.2) and raw.calibration.is_identity
     lengths = np.array([len(e.ids) for e in raw.tokenizer.encode(texts)])
@@ -224,7 +224,7 @@ def test_the_engine_applies_stored_label_factors_and_refuses_a_wrong_count(tiny_
     model = tmp_path / "model"
     shutil.copytree(tiny_onnx_model, model)
     texts = [f"text number {i} is {'good' if i % 2 else 'bad'}" for i in range(12)]
-    raw = Engine.load(model, temperature=1.0)
+    raw = Engine.load(model, calibration=UNCALIBRATED)
     dev = SourceData("dev", texts, [int(np.argmax(row)) for row in raw.probabilities(texts)[0]], (0, 1, 2))
     report = calibrate_model(model, [dev], ["negative", "neutral", "positive"], objective="worst-ece-by-label")
     meta = json.loads((model / "moodline.json").read_text())

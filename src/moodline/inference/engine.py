@@ -34,7 +34,7 @@ from moodline.inference.bucketing import DEFAULT_CALL_COST_TOKENS, sorted_batche
 from moodline.inference.model_dir import ONNX_FILE, has_onnx_model, load_metadata
 from moodline.inference.prediction import Prediction
 from moodline.inference.sources import hub_load, load_hf_tokenizer, require_torch, resolve_local
-from moodline.inference.temperature import Temperature
+from moodline.inference.temperature import UNCALIBRATED, Temperature
 from moodline.inference.tokenization import TextTokenizer, model_max_length, pad_batch
 
 __all__ = ["Engine", "LongTextMode", "ModelInfo"]
@@ -72,10 +72,7 @@ class Engine:
         token_budget: int | None = 16384,
         long_text: LongTextMode = "truncate",
         call_cost_tokens: float | None = None,
-        temperature: float = 1.0,
-        temperature_length_exponent: float = 0.0,
-        temperature_margin_exponent: float = 0.0,
-        temperature_label_factors: Sequence[float] = (),
+        calibration: Temperature = UNCALIBRATED,
         wide_backend: Backend | None = None,
     ) -> None:
         if batch_size < 1:
@@ -95,9 +92,7 @@ class Engine:
         # Logits are divided by it before the softmax: the calibration stored with the model
         # (moodline.json "temperature", by text length, logit margin and the label answered); labels never
         # change, only how confident they read.
-        self.calibration = Temperature(
-            temperature, temperature_length_exponent, temperature_margin_exponent, tuple(temperature_label_factors)
-        )
+        self.calibration = calibration
         if self.calibration.label_factors and len(self.calibration.label_factors) != len(info.labels):
             raise InvalidInputError(
                 f"{len(self.calibration.label_factors)} temperature label factors for {len(info.labels)} labels"
@@ -124,6 +119,7 @@ class Engine:
         settings: Settings | None = None,
         wide_threads: int | None = None,
         int8_weights: Int8Weights | None = None,
+        calibration: Temperature | None = None,
         **options: Any,
     ) -> Engine:
         """Load ``model``: the bundled one (default), a shipped model's name, a directory, a registry URI
@@ -132,8 +128,8 @@ class Engine:
         Every command, the server, hot swap, retraining and the monitor load through here; ``settings``
         say where the registry is (default: the process-wide settings).
         ``spinning=False`` makes ONNX Runtime threads sleep as soon as a call returns (what a server wants).
-        ``temperature=1.0`` ignores the calibration stored with a model (to fit a new one); a
-        ``temperature`` given here replaces the stored one, its length, margin and label terms included.
+        ``calibration`` replaces the one stored with a model (moodline.json): ``UNCALIBRATED`` scores
+        with raw logits (to fit a new calibration), a fitted one tries it before it is stored.
         ``wide_threads`` (ONNX only, when more than ``threads``) loads the model a second time with that
         many threads: ``predict(..., wide=True)`` runs on it.
         ``int8_weights`` (default: the settings' ``int8_weights``) serves an int8 model's weights signed
@@ -145,10 +141,14 @@ class Engine:
                 raise ModelLoadError(f"model {str(model)!r} has no model.onnx; convert it with 'moodline export'")
             choice = int8_weights or (settings or get_settings()).int8_weights
             unsigned = use_unsigned_weights(choice)
-            return cls._load_onnx(directory, threads, max_length, spinning, wide_threads, unsigned, **options)
+            return cls._load_onnx(
+                directory, threads, max_length, spinning, wide_threads, unsigned, calibration, **options
+            )
         if backend not in ("auto", "transformers"):
             raise InvalidInputError(f"unknown backend {backend!r}; choose auto, onnx or transformers")
-        return cls._load_transformers(str(directory or model), threads, max_length, **options)
+        return cls._load_transformers(
+            str(directory or model), threads, max_length, calibration=calibration or UNCALIBRATED, **options
+        )
 
     @classmethod
     def for_serving(cls, settings: Settings, model: str | Path | None = None) -> Engine:
@@ -176,6 +176,7 @@ class Engine:
         spinning: bool = True,
         wide_threads: int | None = None,
         unsigned_weights: bool = False,
+        calibration: Temperature | None = None,
         **options: Any,
     ) -> Engine:
         from moodline.inference.backends.onnx import OnnxBackend
@@ -192,12 +193,7 @@ class Engine:
             quantization=meta.get("quantization"),
             path=str(directory),
         )
-        if "temperature" not in options:
-            stored = Temperature.from_metadata(meta)
-            options["temperature"] = stored.value
-            options.setdefault("temperature_length_exponent", stored.length_exponent)
-            options.setdefault("temperature_margin_exponent", stored.margin_exponent)
-            options.setdefault("temperature_label_factors", stored.label_factors)
+        options["calibration"] = calibration or Temperature.from_metadata(meta)
         backend = OnnxBackend(directory / ONNX_FILE, threads, spinning, unsigned_weights)
         if wide_threads is not None and wide_threads > backend.threads:
             options["wide_backend"] = OnnxBackend(directory / ONNX_FILE, wide_threads, spinning, unsigned_weights)

@@ -45,7 +45,7 @@ import numpy as np
 
 from moodline.core.errors import InvalidInputError
 
-__all__ = ["REFERENCE_MARGIN", "REFERENCE_TOKENS", "Temperature"]
+__all__ = ["REFERENCE_MARGIN", "REFERENCE_TOKENS", "UNCALIBRATED", "Temperature"]
 
 # The length (tokens, with [CLS] and [SEP]) at which T(n) equals ``value``: a short sentence, so that
 # ``value`` reads as "the temperature of a typical utterance".
@@ -159,3 +159,7 @@ class Temperature:
         temperatures = self.per_text(lengths, logits).astype(logits.dtype, copy=False)
         scaled: np.ndarray = logits / temperatures[:, None]
         return scaled
+
+
+# Raw logits: what a calibration is fitted on, and a model without one.
+UNCALIBRATED = Temperature()

@@ -35,7 +35,7 @@ import numpy as np
 from moodline.core.durable import write_atomically
 from moodline.core.errors import InvalidInputError
 from moodline.inference.model_dir import METADATA_FILE, ONNX_FILE, load_metadata
-from moodline.inference.temperature import MAX_LENGTH_EXPONENT, MAX_MARGIN_EXPONENT, Temperature
+from moodline.inference.temperature import MAX_LENGTH_EXPONENT, MAX_MARGIN_EXPONENT, UNCALIBRATED, Temperature
 from moodline.training.mixture import SourceData
 
 __all__ = [
@@ -335,7 +335,7 @@ def calibrate_model(
     from moodline.training.evaluation import calibration, model_columns, score_in_chunks
 
     meta = load_metadata(directory)
-    engine = Engine.load(directory, backend="onnx", temperature=1.0)
+    engine = Engine.load(directory, backend="onnx", calibration=UNCALIBRATED)
     # Dev labels and model labels are matched by sentiment (neg/neu/pos) whatever their spelling, or by name.
     to_model = model_columns(engine.labels, label_names)
     scored: list[tuple[str, ScoredSet]] = []
@@ -361,7 +361,7 @@ def calibrate_model(
     per_set = {}
     for name, dev_scores in scored:
         figures = []
-        for temperature in (Temperature(), fit.calibration):
+        for temperature in (UNCALIBRATED, fit.calibration):
             probabilities = restricted(
                 apply_temperature(dev_scores.log_probs, _per_text(dev_scores, temperature)), dev_scores.allowed
             )
