@@ -204,6 +204,59 @@ split = "holdout"
         DataMixture.load(mix_file(mix_dir, missing)).read_training()
 
 
+def test_a_conversation_carries_the_line_before_in_its_dialogue(mix_dir):
+    write(
+        mix_dir / "calls.csv",
+        "call,who,text,label\n"
+        "1,agent,Thanks for calling,neutral\n"
+        "1,customer,My order arrived broken,negative\n"
+        "1,customer,And nobody answers,negative\n"
+        "1,customer,Really?,surprise\n"  # dropped by the mapping, but still the next line's context
+        '1,agent,"I hear you, let\'s fix it",positive\n'
+        "2,agent,Hello again,neutral\n",
+    )
+    mapping = '{ negative = "NEGATIVE", neutral = "NEUTRAL", positive = "POSITIVE", surprise = "" }'
+    body = f"""
+[[source]]
+name = "calls"
+path = "calls.csv"
+text_column = "text"
+dialogue_column = "call"
+speaker_column = "who"
+labels = {mapping}
+
+[[source]]
+name = "phrases"
+path = "phrases.tsv"
+labels = {{ 0 = "NEGATIVE", 1 = "POSITIVE" }}
+"""
+    data = DataMixture.load(mix_file(mix_dir, body)).read_training()
+    calls, phrases = data.sources
+    assert calls.texts == [
+        "Thanks for calling",
+        "My order arrived broken",
+        "And nobody answers",
+        "I hear you, let's fix it",
+        "Hello again",
+    ]
+    # The first line of each call has none; a line after its own speaker's is marked so.
+    assert calls.contexts == ["", "Thanks for calling", "(same speaker) My order arrived broken", "Really?", ""]
+    assert phrases.contexts is None and data.has_contexts
+    assert data.contexts == [*calls.contexts, "", ""]
+    without_speaker = body.replace('speaker_column = "who"\n', "")
+    assert DataMixture.load(mix_file(mix_dir, without_speaker)).read_training().sources[0].contexts == [
+        "",
+        "Thanks for calling",
+        "My order arrived broken",
+        "Really?",
+        "",
+    ]
+    with pytest.raises(InvalidInputError, match="speaker_column needs dialogue_column"):
+        DataMixture.load(mix_file(mix_dir, body.replace('dialogue_column = "call"\n', "")))
+    with pytest.raises(DataFileError, match="no dialogue column 'session'"):
+        DataMixture.load(mix_file(mix_dir, body.replace('"call"', '"session"'))).read_training()
+
+
 def test_line_files_and_tweet_normalisation(mix_dir):
     body = """
 [[source]]

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -294,6 +295,35 @@ def test_a_run_that_drops_the_final_full_stop_scores_without_it_everywhere(tiny_
     # A run without the option keeps the mark.
     plain = Trainer(mix_args(tmp_path, tiny_hf_model, "plain"))
     assert plain.tokenizer.encode(["it was great."])[0].ids != plain.tokenizer.encode(["it was great"])[0].ids
+
+
+def test_context_reads_each_conversation_line_after_the_line_before(tiny_hf_model, tmp_path):
+    mix = tiny_mix(tmp_path)
+    rows = ["call,text,label", "1,the meeting is at ten,neutral", "1,it was awful,negative", "2,it was great,positive"]
+    (tmp_path / "calls.csv").write_text("\n".join(rows) + "\n")
+    mapping = '{ negative = "NEGATIVE", neutral = "NEUTRAL", positive = "POSITIVE" }'
+    conversation = (
+        f'[[source]]\nname = "calls"\npath = "calls.csv"\ntext_column = "text"\n'
+        f'dialogue_column = "call"\nlabels = {mapping}\n'
+    )
+    mix.write_text(mix.read_text().replace("[[dev]]", conversation + "[[dev]]", 1))
+    args = run_args(tmp_path, tiny_hf_model, "run", {"mixture": str(mix)}, epochs=1)
+    alone = Trainer(args)
+    paired = Trainer(replace(args, output_dir=str(tmp_path / "paired"), context=True))
+    calls = [i for i, s in enumerate(paired.train_data.source_of) if s == 2]
+    encode = paired.tokenizer.encode
+    assert paired.train_ids[calls[1]] == encode(["it was awful"], ["the meeting is at ten"])[0].ids
+    sep = paired.train_ids[calls[1]][-1]
+    assert paired.train_ids[calls[1]].count(sep) == 2 and alone.train_ids[calls[1]].count(sep) == 1
+    # A dialogue's first line, and every row of a source that is not a conversation, read alone.
+    assert paired.train_ids[calls[2]] == alone.train_ids[calls[2]]
+    assert paired.train_ids[: calls[0]] == alone.train_ids[: calls[0]]
+    assert paired.run()["arguments"]["context"] is True
+
+    (tmp_path / "plain").mkdir()
+    plain_mix = tiny_mix(tmp_path / "plain")
+    with pytest.raises(InvalidInputError, match="no source .* names a dialogue_column"):
+        Trainer(run_args(tmp_path, tiny_hf_model, "none", {"mixture": str(plain_mix)}, context=True))
 
 
 def test_rows_in_memory_train_like_the_same_rows_from_a_file(tiny_hf_model, tmp_path):

@@ -108,6 +108,11 @@ __all__ = ["average", "export", "train"]
     help="Drop each text's final full stop, in training and (saved in the tokenizer) wherever the model scores.",
 )
 @click.option(
+    "--context",
+    is_flag=True,
+    help="Read each conversation line with the line before it as a first segment (sources with a dialogue_column).",
+)
+@click.option(
     "--soft-labels",
     type=click.Path(dir_okay=False, exists=True),
     default=None,

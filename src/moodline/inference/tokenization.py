@@ -74,8 +74,13 @@ class TextTokenizer:
         found = self._tokenizer.token_to_id(token)
         return None if found is None else int(found)
 
-    def encode(self, texts: Sequence[str]) -> list[Encoded]:
-        encodings = self._tokenizer.encode_batch(list(texts))
+    def encode(self, texts: Sequence[str], contexts: Sequence[str] | None = None) -> list[Encoded]:
+        """Token ids of ``texts``; with ``contexts`` (one per text, "" for none) each non-empty context goes
+        first as its own segment (``[CLS] context [SEP] text [SEP]``), the longer segment cut first."""
+        inputs: list[Any] = list(texts)
+        if contexts is not None:
+            inputs = [(c, t) if c else t for c, t in zip(contexts, texts, strict=True)]
+        encodings = self._tokenizer.encode_batch(inputs)
         return [Encoded(e.ids, [o.ids for o in e.overflowing]) for e in encodings]
 
     def save(self, path: str | Path) -> None:

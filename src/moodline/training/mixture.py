@@ -42,6 +42,11 @@ the titles of exactly the reviews whose text the suite scores.
 ``format = "lines"`` reads a text file with one text per line and ``labels_path``, a file with one
 label per line (TweetEval's layout). Rows with an empty text are skipped and counted.
 
+A conversation names ``dialogue_column`` (and optionally ``speaker_column``): each of its rows then
+also carries the line before it in the same dialogue (file order), prefixed ``(same speaker)`` when
+one speaker said both, for training with the previous utterance as a second segment (``moodline train
+--context``).
+
 Without ``root`` (and without an explicit ``data_root``), relative paths start at ``$MOODLINE_SHARED_DATA``
 or else ``../shared/data``. A bare name such as ``sentiment-3way`` loads a mix shipped with moodline
 (``src/moodline/mixes/``): the one behind the bundled model, whose dev sets are the accuracy suite.
@@ -62,7 +67,7 @@ import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from moodline.core.datafiles import read_rows
 from moodline.core.errors import DataFileError, InvalidInputError
@@ -122,6 +127,10 @@ class MixtureSource:
     split: Split = "all"
     preprocess: str | None = None
     holdout_column: str | None = None
+    # Conversations: the column naming a row's dialogue (rows of a dialogue in file order) and the
+    # speaker's; with them each row also carries the utterance before it (see previous_utterance).
+    dialogue_column: str | None = None
+    speaker_column: str | None = None
 
     def __post_init__(self) -> None:
         if not self.weight > 0:
@@ -138,6 +147,10 @@ class MixtureSource:
             raise InvalidInputError(
                 f"source {self.name!r}: preprocess must be 'tweets' or absent, got {self.preprocess!r}"
             )
+        if self.speaker_column is not None and self.dialogue_column is None:
+            raise InvalidInputError(f"source {self.name!r}: speaker_column needs dialogue_column")
+        if self.dialogue_column is not None and self.format == "lines":
+            raise InvalidInputError(f"source {self.name!r}: format 'lines' has no dialogue_column")
 
     def read(self, label_names: Sequence[str], split: Split = "train") -> SourceData:
         """The source's texts and model label ids; ``split`` picks the rows outside or inside the holdout."""
@@ -145,8 +158,12 @@ class MixtureSource:
         mapping = self._mapping(label_names)
         texts: list[str] = []
         labels: list[int] = []
+        contexts: list[str] | None = [] if self.dialogue_column is not None else None
         skipped_empty = dropped = 0
-        for number, text, raw, key_text in self._records():
+        before: Turn | None = None
+        for number, text, raw, key_text, turn in self._records():
+            # The line before is the one before in the file, kept for training or not.
+            context, before = previous_utterance(before, turn), turn
             if not text.strip():
                 skipped_empty += 1
                 continue
@@ -164,6 +181,8 @@ class MixtureSource:
                 continue
             texts.append(normalise_tweet(text) if self.preprocess == "tweets" else text.strip())
             labels.append(lookup[target])
+            if contexts is not None:
+                contexts.append(context)
             if self.limit is not None and len(texts) >= self.limit:
                 break
         if not texts:
@@ -173,7 +192,9 @@ class MixtureSource:
             # A loss over a single label is always zero: a source whose rows all map to one label
             # (DailyDialog's calm lines as neutral) teaches that label against all the others.
             allowed = tuple(range(len(label_names)))
-        return SourceData(self.name, texts, labels, allowed, skipped_empty=skipped_empty, dropped=dropped)
+        return SourceData(
+            self.name, texts, labels, allowed, skipped_empty=skipped_empty, dropped=dropped, contexts=contexts
+        )
 
     def _mapping(self, label_names: Sequence[str]) -> dict[str, str | None]:
         """Raw value (lower-case) -> model label name (lower-case), or None for a dropped value."""
@@ -192,14 +213,19 @@ class MixtureSource:
         return mapping
 
     def _records(self) -> Any:
-        """``(line number, text, raw label, text the holdout hash is taken of)`` for every row."""
+        """``(line number, text, raw label, text the holdout hash is taken of, Turn or None)`` for every row."""
         if self.format == "lines":
             for number, text, raw in self._line_records():
-                yield number, text, raw, text
+                yield number, text, raw, text, None
             return
         columns = [(self.text_column, "text"), (self.label_column, "label")]
-        if self.holdout_column is not None:
-            columns.append((self.holdout_column, "holdout"))
+        for column, role in (
+            (self.holdout_column, "holdout"),
+            (self.dialogue_column, "dialogue"),
+            (self.speaker_column, "speaker"),
+        ):
+            if column is not None:
+                columns.append((column, role))
         for number, row in read_rows(self.path, self.format):
             for column, role in columns:
                 if column not in row:
@@ -207,7 +233,11 @@ class MixtureSource:
                     raise DataFileError(f"{self.path}: no {role} column {column!r}; the file has {available}")
             text = str(row[self.text_column] or "")
             key_text = str(row[self.holdout_column] or "") if self.holdout_column is not None else text
-            yield number, text, str(row[self.label_column] or ""), key_text
+            turn = None
+            if self.dialogue_column is not None:
+                speaker = str(row[self.speaker_column] or "") if self.speaker_column is not None else None
+                turn = Turn(str(row[self.dialogue_column] or ""), speaker, text.strip())
+            yield number, text, str(row[self.label_column] or ""), key_text, turn
 
     def _line_records(self) -> Any:
         assert self.labels_path is not None
@@ -225,6 +255,28 @@ class MixtureSource:
             yield number, text, label
 
 
+class Turn(NamedTuple):
+    """One row of a conversation: its dialogue, speaker (None when the source names none) and text."""
+
+    dialogue: str
+    speaker: str | None
+    text: str
+
+
+# Put before the line before when one speaker says both, so a model can tell a continuation from a reply.
+SAME_SPEAKER = "(same speaker)"
+
+
+def previous_utterance(before: Turn | None, turn: Turn | None) -> str:
+    """The context of ``turn``: the line before it in the same dialogue ("" for a dialogue's first line),
+    marked with :data:`SAME_SPEAKER` when its speaker said it too."""
+    if before is None or turn is None or before.dialogue != turn.dialogue or not before.text:
+        return ""
+    if turn.speaker is not None and before.speaker == turn.speaker:
+        return f"{SAME_SPEAKER} {before.text}"
+    return before.text
+
+
 @dataclass
 class SourceData:
     """The rows one source contributes, with the model labels it can teach (``allowed``)."""
@@ -235,6 +287,8 @@ class SourceData:
     allowed: tuple[int, ...]
     skipped_empty: int = 0
     dropped: int = 0
+    # Per row, the utterance before it (previous_utterance); None for a source that is not a conversation.
+    contexts: list[str] | None = None
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -250,6 +304,8 @@ class MixtureData:
     texts: list[str] = field(default_factory=list)
     labels: list[int] = field(default_factory=list)
     source_of: list[int] = field(default_factory=list)
+    # Per row, the utterance before it; "" for a dialogue's first line and for sources that are not conversations.
+    contexts: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.texts:
@@ -257,6 +313,12 @@ class MixtureData:
                 self.texts.extend(source.texts)
                 self.labels.extend(source.labels)
                 self.source_of.extend([index] * len(source))
+                self.contexts.extend(source.contexts if source.contexts is not None else [""] * len(source))
+
+    @property
+    def has_contexts(self) -> bool:
+        """Whether any source is a conversation (names a dialogue_column)."""
+        return any(source.contexts is not None for source in self.sources)
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -385,6 +447,8 @@ _SOURCE_KEYS = {
     "split",
     "preprocess",
     "holdout_column",
+    "dialogue_column",
+    "speaker_column",
 }
 
 
@@ -411,4 +475,6 @@ def _source(entry: Any, root: Path, where: str) -> MixtureSource:
         split=entry.get("split", "all"),
         preprocess=entry.get("preprocess"),
         holdout_column=entry.get("holdout_column"),
+        dialogue_column=entry.get("dialogue_column"),
+        speaker_column=entry.get("speaker_column"),
     )

@@ -84,6 +84,8 @@ class TrainingArguments:
     save_steps: int | None = None
     punctuation_dropout: float = 0.0
     drop_final_full_stop: bool = False
+    # Read each conversation line of a mix with the line before it as a first segment (mixture.previous_utterance).
+    context: bool = False
     # A teacher's probabilities per training row (moodline.training.distillation), taught beside the labels.
     soft_labels: str | None = None
     distill_weight: float = 0.5
@@ -100,6 +102,8 @@ class TrainingArguments:
             )
         if self.exclude_sources and self.mixture is None:
             raise InvalidInputError("exclude_sources needs a mixture")
+        if self.context and self.mixture is None:
+            raise InvalidInputError("context needs a mixture whose conversation sources name a dialogue_column")
         if self.precision not in ("fp32", "bf16"):
             raise InvalidInputError(f"precision must be fp32 or bf16, got {self.precision!r}")
         if not 0.0 <= self.punctuation_dropout <= 1.0:
@@ -175,8 +179,16 @@ class Trainer:
         )
         if args.freeze_embeddings:
             self.model.base_model.embeddings.word_embeddings.weight.requires_grad_(False)
-        self.train_ids = [e.ids for e in self.tokenizer.encode(self.train_data.texts)]
-        self.dev_ids = [[e.ids for e in self.tokenizer.encode(dev.texts)] for dev in self.dev_sets]
+        if args.context and not self.train_data.has_contexts:
+            raise InvalidInputError(f"--context: no source of {args.mixture} names a dialogue_column")
+        self.train_ids = [
+            e.ids
+            for e in self.tokenizer.encode(self.train_data.texts, self.train_data.contexts if args.context else None)
+        ]
+        self.dev_ids = [
+            [e.ids for e in self.tokenizer.encode(dev.texts, dev.contexts if args.context else None)]
+            for dev in self.dev_sets
+        ]
         self.lengths = [len(ids) for ids in self.train_ids]
         self.final_marks = {
             token for token in (self.tokenizer.token_id("."), self.tokenizer.token_id("!")) if token is not None
