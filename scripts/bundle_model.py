@@ -28,6 +28,10 @@ from moodline.training.evaluation import evaluate
 from moodline.training.export import export_model
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from cpu_kinds import update_card  # noqa: E402
+
 DEFAULT_DEV = ROOT.parent / "shared" / "data" / "sst2" / "dev.tsv"
 
 
@@ -74,6 +78,8 @@ def train_command(arguments: dict[str, Any]) -> str:
         parts.append("--freeze-embeddings")
     if arguments.get("drop_final_full_stop"):
         parts.append("--drop-final-full-stop")
+    if arguments.get("context"):
+        parts.append("--context")
     if arguments.get("soft_labels"):
         parts += ["--soft-labels", rel(arguments["soft_labels"])]
         parts += ["--distill-weight", str(arguments["distill_weight"])]
@@ -217,6 +223,8 @@ own domain with `moodline train` when that matters. Inputs are cut at {meta["max
 chose the checkpoints (as early stopping does), so the dev figures are slightly optimistic.
 """
     (args.output / "MODEL_CARD.md").write_text(card)
+    # Figures per CPU kind: the records of this version, none until benchmarks/cpu_kinds.py --record runs.
+    update_card(args.output, meta["version"], "sst2")
     print(
         json.dumps(
             {
