@@ -16,8 +16,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -30,23 +28,6 @@ CALL = [
 ]
 
 
-def scores(run: Path, texts: list[str], contexts: list[str] | None) -> np.ndarray:
-    """Probabilities of the run's fp32 model for ``texts`` (after ``contexts`` when given)."""
-    import torch
-    from transformers import AutoModelForSequenceClassification
-
-    from moodline.inference.tokenization import TextTokenizer
-    from moodline.training.evaluation import model_logits
-
-    model = AutoModelForSequenceClassification.from_pretrained(run).eval()
-    tokenizer = TextTokenizer.from_dir(run, max_length=128)
-    ids = [e.ids for e in tokenizer.encode(texts, contexts)]
-    out = np.zeros((len(texts), model.config.num_labels), dtype=np.float32)
-    for batch, logits in model_logits(model, ids, tokenizer.pad_id, "fp32", batch_size=64):
-        out[batch] = torch.softmax(logits, -1).numpy()
-    return out
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--alone", type=Path, required=True, help="run trained on lines alone")
@@ -54,6 +35,7 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
 
+    from moodline.training.distillation import teacher_probabilities
     from moodline.training.evaluation import classification_report
     from moodline.training.mixture import DataMixture
 
@@ -62,27 +44,36 @@ def main() -> int:
         parser.error(f"{args.context} was not trained with --context")
     mix = DataMixture.load(metrics["arguments"]["mixture"])
     labels = mix.label_names
+    dev_sets = mix.read_dev()
+    before, lines = [c for c, _ in CALL], [t for _, t in CALL]
+
+    # One pass per run (each model loaded once): every dev line, then the call lines; the context run
+    # reads the dev lines and the call lines after the line before, then the call lines alone again.
+    dev_texts = [text for dev in dev_sets for text in dev.texts]
+    dev_contexts = [context for dev in dev_sets for context in (dev.contexts or [""] * len(dev))]
+    alone = teacher_probabilities(args.alone, dev_texts + lines, precision="fp32")
+    context = teacher_probabilities(
+        args.context, dev_texts + lines + lines, precision="fp32", contexts=dev_contexts + before + [""] * len(lines)
+    )
+
     figures: dict[str, Any] = {"sets": {}, "call": []}
-    for dev in mix.read_dev():
+    offset = 0
+    for dev in dev_sets:
         allowed = list(dev.allowed)
         row: dict[str, Any] = {"examples": len(dev)}
-        for name, run, contexts in (("alone", args.alone, None), ("context", args.context, dev.contexts)):
-            probabilities = scores(run, dev.texts, contexts)
-            predicted = [allowed[i] for i in probabilities[:, allowed].argmax(1)]
-            report = classification_report(dev.labels, predicted, labels)
+        for name, probabilities in (("alone", alone), ("context", context)):
+            part = probabilities[offset : offset + len(dev), allowed]
+            report = classification_report(dev.labels, [allowed[i] for i in part.argmax(1)], labels)
             row[name] = {key: round(report[key], 4) for key in ("accuracy", "macro_f1", "weighted_f1")}
         figures["sets"][dev.name] = row
-    before, lines = [c for c, _ in CALL], [t for _, t in CALL]
-    alone = scores(args.alone, lines, None)
-    alone_by_context = scores(args.context, lines, None)
-    after = scores(args.context, lines, before)
+        offset += len(dev)
     readings = {
-        "alone run": alone,
-        "context run, line alone": alone_by_context,
-        "context run, after the line before": after,
+        "alone run": alone[offset:],
+        "context run, line alone": context[offset + len(lines) :],
+        "context run, after the line before": context[offset : offset + len(lines)],
     }
-    for index, (context, line) in enumerate(CALL):
-        item: dict[str, Any] = {"before": context, "line": line}
+    for index, (context_line, line) in enumerate(CALL):
+        item: dict[str, Any] = {"before": context_line, "line": line}
         for reading, probabilities in readings.items():
             item[reading] = dict(zip(labels, probabilities[index].round(3).tolist(), strict=True))
         figures["call"].append(item)

@@ -130,11 +130,14 @@ def teacher_probabilities(
     max_length: int = 128,
     batch_size: int = 64,
     precision: str = "bf16",
+    contexts: Sequence[str] | None = None,
 ) -> np.ndarray:
     """The label probabilities a Hugging Face classifier directory gives ``texts``, ``(n, labels)`` float32.
 
     The directory's own ``tokenizer.json`` tokenizes (with any normalizer step it was trained with);
-    batches are length-bucketed, and bf16 autocast halves the time on CPUs that have it.
+    ``contexts`` (one per text, "" for none) go first as their own segment, as ``moodline train
+    --context`` reads them. Batches are length-bucketed, and bf16 autocast halves the time on CPUs
+    that have it.
     """
     import torch
     from transformers import AutoModelForSequenceClassification
@@ -143,7 +146,7 @@ def teacher_probabilities(
 
     model = hub_load(AutoModelForSequenceClassification, str(model_dir)).eval()
     tokenizer = TextTokenizer.from_dir(model_dir, max_length=max_length)
-    ids = [encoding.ids for encoding in tokenizer.encode(list(texts))]
+    ids = [encoding.ids for encoding in tokenizer.encode(list(texts), contexts)]
     out = np.zeros((len(ids), int(model.config.num_labels)), dtype=np.float32)
     bar = progress_bar(total=len(ids), desc="teacher", unit="text")
     for batch, logits in model_logits(model, ids, tokenizer.pad_id, precision, batch_size):
