@@ -241,20 +241,25 @@ def section(table: CardTable, version: str, directory: Path) -> str:
 """
 
 
-def update_card(model_dir: Path, version: str, model: Literal["default", "sst2"], directory: Path = RECORDS) -> None:
-    """Rewrite the card's "Figures per CPU kind" section (or add it before "## Reproduce") from the
-    records in ``directory`` of this model ``version``."""
-    card_path = model_dir / "MODEL_CARD.md"
-    card = card_path.read_text()
+def with_section(card: str, version: str, model: Literal["default", "sst2"], directory: Path = RECORDS) -> str:
+    """``card`` with its "Figures per CPU kind" section made from the records in ``directory`` of this
+    model ``version``: the old section replaced, or a new one added before "## Reproduce"."""
     text = section(CARD_TABLES[model], version, directory)
     start = card.find(f"\n{SECTION}\n")
     if start >= 0:
         end = card.find("\n## ", start + len(SECTION) + 2)
-        card = card[: start + 1] + text + ("\n" + card[end + 1 :] if end >= 0 else "")
-    else:
-        at = card.find("\n## Reproduce\n")
-        card = card[: at + 1] + text + "\n" + card[at + 1 :] if at >= 0 else card.rstrip("\n") + "\n\n" + text
-    write_atomically(card_path, card)
+        rest = "\n" + card[end + 1 :] if end >= 0 else ""
+        return card[: start + 1] + text + rest
+    at = card.find("\n## Reproduce\n")
+    if at < 0:
+        return card.rstrip("\n") + "\n\n" + text
+    return card[: at + 1] + text + "\n" + card[at + 1 :]
+
+
+def update_card(model_dir: Path, version: str, model: Literal["default", "sst2"], directory: Path = RECORDS) -> None:
+    """Rewrite the section of ``model_dir``'s MODEL_CARD.md in place (:func:`with_section`)."""
+    card_path = model_dir / "MODEL_CARD.md"
+    write_atomically(card_path, with_section(card_path.read_text(), version, model, directory))
 
 
 def run_emulated(kind: str, as_json: bool, keep: bool) -> int:

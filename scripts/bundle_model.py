@@ -30,7 +30,7 @@ from moodline.training.export import export_model
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from cpu_kinds import update_card  # noqa: E402
+from cpu_kinds import with_section  # noqa: E402
 
 DEFAULT_DEV = ROOT.parent / "shared" / "data" / "sst2" / "dev.tsv"
 
@@ -222,9 +222,8 @@ support team was friendly and fixed my problem quickly." is scored NEGATIVE (0.9
 own domain with `moodline train` when that matters. Inputs are cut at {meta["max_length"]} tokens unless scored in chunks. The dev set
 chose the checkpoints (as early stopping does), so the dev figures are slightly optimistic.
 """
-    (args.output / "MODEL_CARD.md").write_text(card)
     # Figures per CPU kind: the records of this version, none until benchmarks/cpu_kinds.py --record runs.
-    update_card(args.output, meta["version"], "sst2")
+    (args.output / "MODEL_CARD.md").write_text(with_section(card, meta["version"], "sst2"))
     print(
         json.dumps(
             {

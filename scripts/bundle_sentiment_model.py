@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 from bundle_model import average_command, rel, single_latency_ms, train_command  # noqa: E402
 
-from cpu_kinds import update_card  # noqa: E402
+from cpu_kinds import with_section  # noqa: E402
 from machine import read_cpu  # noqa: E402
 from moodline.inference.engine import Engine  # noqa: E402
 from moodline.inference.sources import BUNDLED_MODEL_DIR, BUNDLED_MODEL_NAME, SST2_MODEL_NAME  # noqa: E402
@@ -422,10 +422,10 @@ English only. Sarcasm, mixed reviews (3 stars) and neutral-versus-mild sentiment
 most. Inputs are cut at {meta["max_length"]} tokens unless scored in chunks (`--long-text chunk`); it
 was trained on texts cut at {metrics["arguments"]["max_length"]} tokens.
 """
-    (args.output / "MODEL_CARD.md").write_text(card)
     # Figures per CPU kind: the records of this version, none until benchmarks/cpu_kinds.py --record runs.
-    update_card(args.output, meta["version"], "default")
-    print((args.output / "MODEL_CARD.md").read_text())
+    card = with_section(card, meta["version"], "default")
+    (args.output / "MODEL_CARD.md").write_text(card)
+    print(card)
     return 0
 
 
